@@ -1,0 +1,19 @@
+//! qforge: an ahead-of-time compiler from fp32 CNNs to standalone int8 Rust crates.
+//!
+//! The flow (see `docs/architecture.md`): a front end ([`frontend`]) reads ONNX or the
+//! native JSON + safetensors format into a [`ir::RawGraph`], which becomes a typed
+//! [`ir::Graph`]; [`passes`] fold and fuse it; [`calib`] observes activation ranges with the
+//! fp32 [`interp`]reter; [`quant`] turns the graph into an integer program over `qrt`
+//! kernels, which [`sim`] runs and [`codegen`] writes out as a crate.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod frontend;
+pub mod interp;
+pub mod ir;
+pub mod npy;
+pub mod ops;
+pub mod passes;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! Graph passes, run in the order [`PIPELINE`] lists, with the IR verified after each.

@@ -1,0 +1,1 @@
+//! Test support for qforge: an ONNX writer and model builders.
