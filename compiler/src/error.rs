@@ -69,11 +69,7 @@ pub enum Error {
 }
 
 fn list_unsupported(nodes: &[UnsupportedNode]) -> String {
-    nodes
-        .iter()
-        .map(|n| format!("'{}' ({}, opset {})", n.name, n.op_type, n.opset))
-        .collect::<Vec<_>>()
-        .join(", ")
+    nodes.iter().map(|n| format!("'{}' ({}, opset {})", n.name, n.op_type, n.opset)).collect::<Vec<_>>().join(", ")
 }
 
 impl Error {
@@ -88,7 +84,12 @@ impl Error {
     }
 
     /// A node error.
-    pub fn node(file: impl Into<String>, node: impl Into<String>, op: impl Into<String>, msg: impl Into<String>) -> Self {
+    pub fn node(
+        file: impl Into<String>,
+        node: impl Into<String>,
+        op: impl Into<String>,
+        msg: impl Into<String>,
+    ) -> Self {
         Error::Node { file: file.into(), node: node.into(), op: op.into(), msg: msg.into() }
     }
 

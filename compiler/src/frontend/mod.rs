@@ -10,7 +10,6 @@ use crate::ops::Op;
 use std::collections::HashMap;
 use std::path::Path;
 
-
 /// Loads a model: `.onnx` files through the ONNX front end, `.json` graph descriptions
 /// through the native front end (weights from `weights`, or the `.safetensors` file the
 /// JSON names).
@@ -44,13 +43,20 @@ pub fn build_graph(raw: RawGraph) -> Result<Graph> {
     let mut unsupported = Vec::new();
     for (index, node) in raw.nodes.iter().enumerate() {
         let name = if node.name.is_empty() {
-            node.outputs.first().map(|o| format!("{}_{}", node.op_type, o)).unwrap_or_else(|| format!("{}_{index}", node.op_type))
+            node.outputs
+                .first()
+                .map(|o| format!("{}_{}", node.op_type, o))
+                .unwrap_or_else(|| format!("{}_{index}", node.op_type))
         } else {
             node.name.clone()
         };
         let node_err = |msg: String| Error::node(&file, &name, &node.op_type, msg);
         if !node.domain.is_empty() && node.domain != "ai.onnx" {
-            unsupported.push(UnsupportedNode { name, op_type: format!("{}.{}", node.domain, node.op_type), opset: raw.opset });
+            unsupported.push(UnsupportedNode {
+                name,
+                op_type: format!("{}.{}", node.domain, node.op_type),
+                opset: raw.opset,
+            });
             continue;
         }
         if node.op_type == "Constant" {
@@ -69,7 +75,11 @@ pub fn build_graph(raw: RawGraph) -> Result<Graph> {
             }
             match by_name.get(input) {
                 Some(&id) => inputs.push(Some(id)),
-                None => return Err(node_err(format!("input '{input}' is not a graph input, a weight, or the output of an earlier node"))),
+                None => {
+                    return Err(node_err(format!(
+                        "input '{input}' is not a graph input, a weight, or the output of an earlier node"
+                    )))
+                }
             }
         }
         let const_inputs: Vec<Option<&Array>> = inputs.iter().map(|i| i.and_then(|id| g.const_data(id))).collect();
@@ -106,7 +116,11 @@ pub fn build_graph(raw: RawGraph) -> Result<Graph> {
     if g.inputs.len() != 1 || g.outputs.len() != 1 {
         return Err(Error::format(
             &file,
-            format!("qforge compiles models with one input and one output; this one has {} input(s) and {} output(s)", g.inputs.len(), g.outputs.len()),
+            format!(
+                "qforge compiles models with one input and one output; this one has {} input(s) and {} output(s)",
+                g.inputs.len(),
+                g.outputs.len()
+            ),
         ));
     }
     crate::ir::verify(&g)?;
@@ -118,7 +132,13 @@ fn constant_value(attrs: &crate::ir::Attrs) -> std::result::Result<Array, String
     if let Some(t) = attrs.tensor("value")? {
         return Ok(t.clone());
     }
-    match attrs.0.get("value_float").or_else(|| attrs.0.get("value_int")).or_else(|| attrs.0.get("value_floats")).or_else(|| attrs.0.get("value_ints")) {
+    match attrs
+        .0
+        .get("value_float")
+        .or_else(|| attrs.0.get("value_int"))
+        .or_else(|| attrs.0.get("value_floats"))
+        .or_else(|| attrs.0.get("value_ints"))
+    {
         Some(AttrValue::Float(v)) => Ok(Array::new(vec![], vec![*v])),
         Some(AttrValue::Int(v)) => Ok(Array::new(vec![], vec![*v as f32])),
         Some(AttrValue::Floats(v)) => Ok(Array::new(vec![v.len()], v.clone())),
@@ -133,4 +153,3 @@ fn check_finite(file: &str, name: &str, a: &Array) -> Result<()> {
     }
     Ok(())
 }
-

@@ -111,7 +111,12 @@ pub struct Graph {
 
 impl Graph {
     /// Adds a tensor and returns its id.
-    pub fn add_tensor(&mut self, name: impl Into<String>, shape: Option<Vec<usize>>, data: Option<Arc<Array>>) -> TensorId {
+    pub fn add_tensor(
+        &mut self,
+        name: impl Into<String>,
+        shape: Option<Vec<usize>>,
+        data: Option<Arc<Array>>,
+    ) -> TensorId {
         self.tensors.push(Tensor { name: name.into(), shape, data });
         self.tensors.len() - 1
     }
@@ -144,12 +149,7 @@ impl Graph {
 
     /// Indices of the nodes reading `t`.
     pub fn consumers(&self, t: TensorId) -> Vec<usize> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.inputs.contains(&Some(t)))
-            .map(|(i, _)| i)
-            .collect()
+        self.nodes.iter().enumerate().filter(|(_, n)| n.inputs.contains(&Some(t))).map(|(i, _)| i).collect()
     }
 
     /// True when `t` is read by a graph output or by more than one input slot overall.

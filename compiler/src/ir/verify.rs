@@ -21,12 +21,22 @@ pub fn verify(g: &Graph) -> Result<()> {
         for &i in n.inputs.iter().flatten() {
             if i >= g.tensors.len() || !available[i] {
                 let name = g.tensors.get(i).map(|t| t.name.as_str()).unwrap_or("?");
-                return Err(Error::node(&g.source, &n.name, n.op.type_name(), format!("reads '{name}' before it is produced")));
+                return Err(Error::node(
+                    &g.source,
+                    &n.name,
+                    n.op.type_name(),
+                    format!("reads '{name}' before it is produced"),
+                ));
             }
         }
         for &o in &n.outputs {
             if produced[o] || g.tensors[o].is_const() || g.inputs.contains(&o) {
-                return Err(Error::node(&g.source, &n.name, n.op.type_name(), format!("'{}' has more than one producer", g.tensors[o].name)));
+                return Err(Error::node(
+                    &g.source,
+                    &n.name,
+                    n.op.type_name(),
+                    format!("'{}' has more than one producer", g.tensors[o].name),
+                ));
             }
             produced[o] = true;
             available[o] = true;
