@@ -34,7 +34,7 @@ pub struct RawNode {
 pub struct RawGraph {
     /// Path of the source file (used in diagnostics).
     pub source: String,
-    /// Opset version of the default domain (the native JSON format uses 17).
+    /// Opset version of the default domain (the native JSON format's `opset` field, 17 when absent).
     pub opset: i64,
     /// Graph inputs that are activations (initializers excluded).
     pub inputs: Vec<RawInput>,

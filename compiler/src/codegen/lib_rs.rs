@@ -1,0 +1,288 @@
+//! Generates the emitted crate's `src/lib.rs`: constants, the `Model` API, and one function
+//! per step named after its source node. The body of each step function makes exactly the
+//! `qrt` call the simulator makes (see `crate::sim`).
+
+use super::tokens::{self, size};
+use crate::quant::{ChannelRefs, Kernel, Program, QTensor, Step};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+use std::collections::HashSet;
+
+/// What the generated module refers to the runtime and the blob by.
+pub struct Paths {
+    /// Expression of type `&'static [u8]` holding the weight blob (16-byte aligned).
+    pub blob: TokenStream,
+}
+
+/// Emits the items of the model module (everything except the crate attributes and banner).
+pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
+    let names = step_names(p);
+    let t_in = &p.tensors[p.input];
+    let t_out = &p.tensors[p.output];
+    let (in_shape, in_len) = (shape_tokens(&t_in.shape), size(t_in.len()));
+    let (out_shape, out_len) = (shape_tokens(&t_out.shape), size(t_out.len()));
+    let (in_rank, out_rank) = (size(t_in.shape.len()), size(t_out.shape.len()));
+    let (in_scale, in_zp) = (tokens::float(t_in.scale), tokens::int(t_in.zero_point as i64));
+    let (out_scale, out_zp) = (tokens::float(t_out.scale), tokens::int(t_out.zero_point as i64));
+    let (in_off, out_off) = (size(t_in.offset), size(t_out.offset));
+    let arena = size(p.arena_bytes);
+    let blob_len = size(p.blob.len());
+    let macs = proc_macro2::Literal::u64_unsuffixed(p.macs());
+    let blob = &paths.blob;
+    let calls = names.iter().map(|n| quote!(#n(arena);));
+    let steps = p.steps.iter().zip(&names).map(|(s, n)| step_fn(p, s, n));
+    quote! {
+        pub use qrt::Error;
+
+        /// Input shape (ONNX order, NCHW for images).
+        pub const INPUT_SHAPE: [usize; #in_rank] = #in_shape;
+        /// Number of input elements.
+        pub const INPUT_LEN: usize = #in_len;
+        /// Scale of the int8 input.
+        pub const INPUT_SCALE: f32 = #in_scale;
+        /// Zero point of the int8 input.
+        pub const INPUT_ZERO_POINT: i32 = #in_zp;
+        /// Output shape (ONNX order).
+        pub const OUTPUT_SHAPE: [usize; #out_rank] = #out_shape;
+        /// Number of output elements.
+        pub const OUTPUT_LEN: usize = #out_len;
+        /// Scale of the int8 output.
+        pub const OUTPUT_SCALE: f32 = #out_scale;
+        /// Zero point of the int8 output.
+        pub const OUTPUT_ZERO_POINT: i32 = #out_zp;
+        /// Bytes of activation memory a run needs (planned at compile time).
+        pub const ARENA_BYTES: usize = #arena;
+        /// Bytes of read-only weights, biases and requantization constants.
+        pub const WEIGHT_BYTES: usize = #blob_len;
+        /// Multiply-accumulates per run.
+        pub const MACS: u64 = #macs;
+
+        const INPUT_OFFSET: usize = #in_off;
+        const OUTPUT_OFFSET: usize = #out_off;
+
+        /// The model with its own arena.
+        #[cfg(feature = "std")]
+        pub struct Model {
+            arena: std::vec::Vec<i8>,
+        }
+
+        #[cfg(feature = "std")]
+        impl Model {
+            /// Allocates the arena (the only allocation; runs allocate nothing).
+            pub fn new() -> Self {
+                Model { arena: std::vec![0; ARENA_BYTES] }
+            }
+
+            /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
+            pub fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error> {
+                run_with_arena(&mut self.arena, input, output)
+            }
+
+            /// Runs on an int8 input (quantized with `INPUT_SCALE`, `INPUT_ZERO_POINT`),
+            /// writing the int8 output (`OUTPUT_SCALE`, `OUTPUT_ZERO_POINT`).
+            pub fn run_int8(&mut self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+                run_int8_with_arena(&mut self.arena, input, output)
+            }
+        }
+
+        #[cfg(feature = "std")]
+        impl Default for Model {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        fn check(arena: &mut [i8], input: usize, output: usize) -> Result<&mut [i8], Error> {
+            if input != INPUT_LEN {
+                return Err(Error::InputLength { expected: INPUT_LEN, actual: input });
+            }
+            if output != OUTPUT_LEN {
+                return Err(Error::OutputLength { expected: OUTPUT_LEN, actual: output });
+            }
+            let actual = arena.len();
+            arena.get_mut(..ARENA_BYTES).ok_or(Error::ArenaTooSmall { expected: ARENA_BYTES, actual })
+        }
+
+        /// Runs on a float32 input using a caller-supplied arena of at least `ARENA_BYTES`.
+        pub fn run_with_arena(arena: &mut [i8], input: &[f32], output: &mut [f32]) -> Result<(), Error> {
+            let arena = check(arena, input.len(), output.len())?;
+            qrt::quant::quantize(INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
+            forward(arena);
+            qrt::quant::dequantize(OUTPUT_SCALE, OUTPUT_ZERO_POINT, &arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN], output);
+            Ok(())
+        }
+
+        /// Runs on an int8 input using a caller-supplied arena of at least `ARENA_BYTES`.
+        pub fn run_int8_with_arena(arena: &mut [i8], input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+            let arena = check(arena, input.len(), output.len())?;
+            arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN].copy_from_slice(input);
+            forward(arena);
+            output.copy_from_slice(&arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN]);
+            Ok(())
+        }
+
+        fn blob() -> &'static [u8] {
+            #blob
+        }
+
+        fn weights(offset: usize, len: usize) -> &'static [i8] {
+            qrt::blob::i8s(blob(), offset, len)
+        }
+
+        fn words(offset: usize, len: usize) -> &'static [i32] {
+            qrt::blob::i32s(blob(), offset, len)
+        }
+
+        /// All layers, in order.
+        fn forward(arena: &mut [i8]) {
+            #(#calls)*
+        }
+
+        #(#steps)*
+    }
+}
+
+fn shape_tokens(shape: &[usize]) -> TokenStream {
+    let dims = shape.iter().map(|&d| size(d));
+    quote!([#(#dims),*])
+}
+
+/// Function names after the source nodes: snake case, unique, never a keyword or one of
+/// the module's own items.
+pub fn step_names(p: &Program) -> Vec<Ident> {
+    const RESERVED: &[&str] = &[
+        "check", "blob", "weights", "words", "forward", "run_with_arena", "run_int8_with_arena", "self", "super", "crate",
+    ];
+    let mut used: HashSet<String> = RESERVED.iter().map(|s| s.to_string()).collect();
+    p.steps
+        .iter()
+        .map(|s| {
+            let suffix = match s.kernel {
+                Kernel::NchwToNhwc { .. } => "_to_nhwc",
+                Kernel::NhwcToNchw { .. } => "_to_nchw",
+                _ => "",
+            };
+            let mut base = sanitize(&format!("{}{suffix}", s.node));
+            if syn::parse_str::<Ident>(&base).is_err() {
+                base.push('_');
+            }
+            let mut name = base.clone();
+            let mut k = 2;
+            while !used.insert(name.clone()) {
+                name = format!("{base}_{k}");
+                k += 1;
+            }
+            Ident::new(&name, Span::call_site())
+        })
+        .collect()
+}
+
+fn sanitize(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_').to_string();
+    match trimmed.chars().next() {
+        None => "layer".into(),
+        Some(c) if c.is_ascii_digit() => format!("layer_{trimmed}"),
+        Some(_) => trimmed,
+    }
+}
+
+fn describe(t: &QTensor) -> String {
+    format!("{:?} (scale {}, zero point {})", t.shape, t.scale, t.zero_point)
+}
+
+fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
+    let out = &p.tensors[step.output];
+    let inputs: Vec<String> = step.inputs.iter().map(|&i| format!("`{}` {}", p.tensors[i].name, describe(&p.tensors[i]))).collect();
+    let mut doc = vec![format!(" `{}`: {}.", step.node, step.op), String::new(), format!(" Reads {}.", inputs.join(", "))];
+    doc.push(format!(" Writes `{}` {}.", out.name, describe(out)));
+    if step.macs > 0 {
+        doc.push(format!(" {} multiply-accumulates.", step.macs));
+    }
+    let (out_off, out_len) = (size(out.offset), size(out.len()));
+    let input = |i: usize| {
+        let t = &p.tensors[step.inputs[i]];
+        let (off, len) = (size(t.offset), size(t.len()));
+        quote!(split.input(#off, #len))
+    };
+    let call = match &step.kernel {
+        Kernel::Conv(params, refs) => {
+            let (pt, w, q, x) = (tokens::conv2d(params), weights(refs), quant(refs), input(0));
+            quote! {
+                const P: qrt::conv::Conv2d = #pt;
+                let q = #q;
+                qrt::conv::conv2d(&P, #x, #w, &q, split.output);
+            }
+        }
+        Kernel::FullyConnected(params, refs) => {
+            let (pt, w, q, x) = (tokens::fully_connected(params), weights(refs), quant(refs), input(0));
+            quote! {
+                const P: qrt::fc::FullyConnected = #pt;
+                let q = #q;
+                qrt::fc::fully_connected(&P, #x, #w, &q, split.output);
+            }
+        }
+        Kernel::Add(params) => {
+            let (pt, a, b) = (tokens::add(params), input(0), input(1));
+            quote! {
+                const P: qrt::add::Add = #pt;
+                qrt::add::add(&P, #a, #b, split.output);
+            }
+        }
+        Kernel::MaxPool(params) | Kernel::AveragePool(params) => {
+            let (pt, x) = (tokens::pool2d(params), input(0));
+            let f = if matches!(step.kernel, Kernel::MaxPool(_)) { quote!(max_pool) } else { quote!(average_pool) };
+            quote! {
+                const P: qrt::pool::Pool2d = #pt;
+                qrt::pool::#f(&P, #x, split.output);
+            }
+        }
+        Kernel::GlobalAveragePool(params) => {
+            let (pt, x) = (tokens::global_average_pool(params), input(0));
+            quote! {
+                const P: qrt::pool::GlobalAveragePool = #pt;
+                qrt::pool::global_average_pool(&P, #x, split.output);
+            }
+        }
+        Kernel::CopyInto(params) => {
+            let (pt, x) = (tokens::copy_into(params), input(0));
+            quote! {
+                const P: qrt::concat::CopyInto = #pt;
+                qrt::concat::copy_into(&P, #x, split.output);
+            }
+        }
+        Kernel::NhwcToNchw { c, h, w } | Kernel::NchwToNhwc { c, h, w } => {
+            let (c, h, w, x) = (size(*c), size(*h), size(*w), input(0));
+            let f = if matches!(step.kernel, Kernel::NhwcToNchw { .. }) { quote!(nhwc_to_nchw) } else { quote!(nchw_to_nhwc) };
+            quote!(qrt::layout::#f(#c, #h, #w, #x, split.output);)
+        }
+    };
+    quote! {
+        #(#[doc = #doc])*
+        fn #name(arena: &mut [i8]) {
+            let split = qrt::arena::split(arena, #out_off, #out_len);
+            #call
+        }
+    }
+}
+
+fn weights(r: &ChannelRefs) -> TokenStream {
+    let (off, len) = (size(r.weights.offset), size(r.weights.len));
+    quote!(weights(#off, #len))
+}
+
+fn quant(r: &ChannelRefs) -> TokenStream {
+    let slice = |b: crate::quant::BlobRef| {
+        let (off, len) = (size(b.offset), size(b.len));
+        quote!(words(#off, #len))
+    };
+    let (b, m, s) = (slice(r.bias), slice(r.multiplier), slice(r.shift));
+    quote!(qrt::ChannelQuant { bias: #b, multiplier: #m, shift: #s })
+}

@@ -1,0 +1,64 @@
+//! Building the weight blob: int8 and int32 arrays, each starting on a 16-byte boundary.
+
+use super::program::BlobRef;
+
+/// The blob under construction.
+#[derive(Default)]
+pub struct BlobBuilder {
+    bytes: Vec<u8>,
+}
+
+impl BlobBuilder {
+    fn align(&mut self) {
+        while self.bytes.len() % 16 != 0 {
+            self.bytes.push(0);
+        }
+    }
+
+    /// Appends int8 values.
+    pub fn push_i8(&mut self, values: &[i8]) -> BlobRef {
+        self.align();
+        let offset = self.bytes.len();
+        self.bytes.extend(values.iter().map(|&v| v as u8));
+        BlobRef { offset, len: values.len() }
+    }
+
+    /// Appends int32 values, little-endian.
+    pub fn push_i32(&mut self, values: &[i32]) -> BlobRef {
+        self.align();
+        let offset = self.bytes.len();
+        for v in values {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        BlobRef { offset, len: values.len() }
+    }
+
+    /// The finished blob (padded to a multiple of 16 bytes).
+    pub fn finish(mut self) -> Vec<u8> {
+        self.align();
+        self.bytes
+    }
+}
+
+/// A copy of `blob` starting at a 16-byte aligned address, as the kernels' typed views need
+/// (the emitted crate gets the same alignment from `qrt::blob::Aligned`).
+pub struct AlignedBlob {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBlob {
+    /// Copies `blob` into aligned storage.
+    pub fn new(blob: &[u8]) -> Self {
+        let mut storage = vec![0u8; blob.len() + 16];
+        let start = storage.as_ptr().align_offset(16).min(16);
+        storage[start..start + blob.len()].copy_from_slice(blob);
+        AlignedBlob { storage, start, len: blob.len() }
+    }
+
+    /// The aligned bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.len]
+    }
+}

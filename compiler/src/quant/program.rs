@@ -1,0 +1,176 @@
+//! The integer program: what the quantizer produces, the planner places in the arena, the
+//! simulator executes and codegen writes out. Each [`Step`] is one call of a `qrt` kernel
+//! with constants fixed at compile time.
+
+use qrt::add::Add;
+use qrt::concat::CopyInto;
+use qrt::conv::Conv2d;
+use qrt::fc::FullyConnected;
+use qrt::pool::{GlobalAveragePool, Pool2d};
+
+/// Index of a tensor in [`Program::tensors`].
+pub type QTensorId = usize;
+
+/// How a tensor's elements are ordered in the arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// Channels innermost (`[N, H, W, C]`); used for rank-4 tensors inside the model.
+    Nhwc,
+    /// ONNX's own order (NCHW for rank 4).
+    RowMajor,
+}
+
+/// One int8 activation tensor.
+#[derive(Clone, Debug)]
+pub struct QTensor {
+    /// The fp32 tensor it quantizes (or a derived name for layout copies).
+    pub name: String,
+    /// ONNX dimensions (NCHW for rank 4, whatever the layout).
+    pub shape: Vec<usize>,
+    /// Element order in the arena.
+    pub layout: Layout,
+    /// Real value of one step.
+    pub scale: f32,
+    /// The int8 value that stands for 0.0.
+    pub zero_point: i32,
+    /// Shares the bytes of another tensor (a reshape that keeps the byte order).
+    pub alias_of: Option<QTensorId>,
+    /// Byte offset in the arena (set by the planner; aliases copy their root's).
+    pub offset: usize,
+}
+
+impl QTensor {
+    /// Number of elements (= bytes).
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True for an empty tensor.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A slice of the weight blob: `len` elements starting at byte `offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobRef {
+    /// Byte offset (16-byte aligned).
+    pub offset: usize,
+    /// Number of elements.
+    pub len: usize,
+}
+
+/// Per-channel constants of a conv or fully connected layer, in the blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelRefs {
+    /// int8 weights in the kernel's layout.
+    pub weights: BlobRef,
+    /// int32 biases (zero-point terms folded in).
+    pub bias: BlobRef,
+    /// int32 Q31 multipliers.
+    pub multiplier: BlobRef,
+    /// int32 right shifts.
+    pub shift: BlobRef,
+}
+
+/// One kernel call with its constants. Exhaustive matches over this enum in the simulator
+/// and in codegen keep the two in step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kernel {
+    /// `qrt::conv::conv2d`.
+    Conv(Conv2d, ChannelRefs),
+    /// `qrt::fc::fully_connected`.
+    FullyConnected(FullyConnected, ChannelRefs),
+    /// `qrt::add::add`.
+    Add(Add),
+    /// `qrt::pool::max_pool`.
+    MaxPool(Pool2d),
+    /// `qrt::pool::average_pool`.
+    AveragePool(Pool2d),
+    /// `qrt::pool::global_average_pool`.
+    GlobalAveragePool(GlobalAveragePool),
+    /// `qrt::concat::copy_into` (one per Concat input).
+    CopyInto(CopyInto),
+    /// `qrt::layout::nhwc_to_nchw`.
+    NhwcToNchw {
+        /// Channels.
+        c: usize,
+        /// Height.
+        h: usize,
+        /// Width.
+        w: usize,
+    },
+    /// `qrt::layout::nchw_to_nhwc`.
+    NchwToNhwc {
+        /// Channels.
+        c: usize,
+        /// Height.
+        h: usize,
+        /// Width.
+        w: usize,
+    },
+}
+
+/// One step of the program.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The source node it implements (layout copies name the tensor they convert).
+    pub node: String,
+    /// What it computes, e.g. `Conv+Relu6` (fused activations are named).
+    pub op: String,
+    /// The kernel call.
+    pub kernel: Kernel,
+    /// Tensors read.
+    pub inputs: Vec<QTensorId>,
+    /// Tensor written (a Concat's steps each write a part of the same tensor).
+    pub output: QTensorId,
+    /// Multiply-accumulates per run.
+    pub macs: u64,
+}
+
+/// A quantized, planned model.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// The model file it came from.
+    pub source: String,
+    /// All int8 tensors.
+    pub tensors: Vec<QTensor>,
+    /// Steps in execution order.
+    pub steps: Vec<Step>,
+    /// The model input (ONNX order), written by the caller before step 0.
+    pub input: QTensorId,
+    /// The model output (ONNX order).
+    pub output: QTensorId,
+    /// Weights, biases, multipliers and shifts, little-endian, 16-byte aligned chunks.
+    pub blob: Vec<u8>,
+    /// Arena bytes the plan needs.
+    pub arena_bytes: usize,
+    /// The largest sum of simultaneously live tensor bytes (no plan can need less).
+    pub arena_lower_bound: usize,
+}
+
+impl Program {
+    /// The tensor whose bytes `t` uses (follows aliases).
+    pub fn root(&self, mut t: QTensorId) -> QTensorId {
+        while let Some(a) = self.tensors[t].alias_of {
+            t = a;
+        }
+        t
+    }
+
+    /// Total multiply-accumulates per run.
+    pub fn macs(&self) -> u64 {
+        self.steps.iter().map(|s| s.macs).sum()
+    }
+
+    /// Bytes of int8 weights (excluding biases and multipliers).
+    pub fn weight_bytes(&self) -> usize {
+        self.steps
+            .iter()
+            .map(|s| match &s.kernel {
+                Kernel::Conv(_, r) | Kernel::FullyConnected(_, r) => r.weights.len,
+                _ => 0,
+            })
+            .sum()
+    }
+}

@@ -1,0 +1,98 @@
+//! The integer simulator: runs a planned [`Program`] through the same `qrt` kernels, with
+//! the same arena offsets and the same blob layout, as the emitted crate. Whatever it
+//! computes is what the crate computes, byte for byte.
+
+use crate::quant::blob::AlignedBlob;
+use crate::quant::{BlobRef, ChannelRefs, Kernel, Program, Step};
+use qrt::requant::ChannelQuant;
+
+/// A program ready to run, with its blob aligned and its arena allocated.
+pub struct Simulator<'p> {
+    program: &'p Program,
+    blob: AlignedBlob,
+    arena: Vec<i8>,
+}
+
+impl<'p> Simulator<'p> {
+    /// Prepares `program` for running.
+    pub fn new(program: &'p Program) -> Self {
+        Simulator { program, blob: AlignedBlob::new(&program.blob), arena: vec![0; program.arena_bytes] }
+    }
+
+    /// Runs on an int8 input in ONNX order; returns the int8 output in ONNX order.
+    /// `observe` sees each step's output tensor right after the step.
+    pub fn run_int8_observed(&mut self, input: &[i8], mut observe: impl FnMut(&Step, &[i8])) -> Vec<i8> {
+        let p = self.program;
+        let t_in = &p.tensors[p.input];
+        assert_eq!(input.len(), t_in.len(), "input length does not match the program");
+        self.arena[t_in.offset..t_in.offset + t_in.len()].copy_from_slice(input);
+        for step in &p.steps {
+            exec(p, self.blob.bytes(), step, &mut self.arena);
+            let t = &p.tensors[step.output];
+            observe(step, &self.arena[t.offset..t.offset + t.len()]);
+        }
+        let t_out = &p.tensors[p.output];
+        self.arena[t_out.offset..t_out.offset + t_out.len()].to_vec()
+    }
+
+    /// Runs on an int8 input; returns the int8 output.
+    pub fn run_int8(&mut self, input: &[i8]) -> Vec<i8> {
+        self.run_int8_observed(input, |_, _| {})
+    }
+
+    /// Quantizes an f32 input, runs, and dequantizes the output: what the emitted crate's
+    /// `run` returns.
+    pub fn run(&mut self, input: &[f32]) -> Vec<f32> {
+        let p = self.program;
+        let (t_in, t_out) = (&p.tensors[p.input], &p.tensors[p.output]);
+        let mut q = vec![0i8; input.len()];
+        qrt::quant::quantize(t_in.scale, t_in.zero_point, input, &mut q);
+        let out = self.run_int8(&q);
+        let mut f = vec![0f32; out.len()];
+        qrt::quant::dequantize(t_out.scale, t_out.zero_point, &out, &mut f);
+        f
+    }
+
+    /// Quantizes an f32 input the way the emitted crate does.
+    pub fn quantize_input(&self, input: &[f32]) -> Vec<i8> {
+        let t_in = &self.program.tensors[self.program.input];
+        let mut q = vec![0i8; input.len()];
+        qrt::quant::quantize(t_in.scale, t_in.zero_point, input, &mut q);
+        q
+    }
+}
+
+fn i8s(blob: &[u8], r: BlobRef) -> &[i8] {
+    qrt::blob::i8s(blob, r.offset, r.len)
+}
+
+fn channel_quant<'b>(blob: &'b [u8], r: &ChannelRefs) -> ChannelQuant<'b> {
+    ChannelQuant {
+        bias: qrt::blob::i32s(blob, r.bias.offset, r.bias.len),
+        multiplier: qrt::blob::i32s(blob, r.multiplier.offset, r.multiplier.len),
+        shift: qrt::blob::i32s(blob, r.shift.offset, r.shift.len),
+    }
+}
+
+/// Executes one step on the arena (the emitted crate's per-layer function does the same).
+fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8]) {
+    let out = &p.tensors[step.output];
+    let split = qrt::arena::split(arena, out.offset, out.len());
+    let input = |i: usize| {
+        let t = &p.tensors[step.inputs[i]];
+        split.input(t.offset, t.len())
+    };
+    match &step.kernel {
+        Kernel::Conv(params, r) => qrt::conv::conv2d(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output),
+        Kernel::FullyConnected(params, r) => {
+            qrt::fc::fully_connected(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
+        }
+        Kernel::Add(params) => qrt::add::add(params, input(0), input(1), split.output),
+        Kernel::MaxPool(params) => qrt::pool::max_pool(params, input(0), split.output),
+        Kernel::AveragePool(params) => qrt::pool::average_pool(params, input(0), split.output),
+        Kernel::GlobalAveragePool(params) => qrt::pool::global_average_pool(params, input(0), split.output),
+        Kernel::CopyInto(params) => qrt::concat::copy_into(params, input(0), split.output),
+        Kernel::NhwcToNchw { c, h, w } => qrt::layout::nhwc_to_nchw(*c, *h, *w, input(0), split.output),
+        Kernel::NchwToNhwc { c, h, w } => qrt::layout::nchw_to_nhwc(*c, *h, *w, input(0), split.output),
+    }
+}
