@@ -1,6 +1,255 @@
-//! The `qforge` command line.
+//! The `qforge` command line: inspect, calibrate, compile and evaluate a model.
 
-fn main() {
-    eprintln!("qforge: the command line is not wired up yet");
-    std::process::exit(1);
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use qforge::calib::Observer;
+use qforge::pipeline::{self, Model, Ranges};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+const EXAMPLES: &str = "\
+Examples:
+  qforge inspect mobilenet_v2.onnx
+  qforge calibrate mobilenet_v2.onnx --calib calib.npy -o stats.json
+  qforge compile mobilenet_v2.onnx --stats stats.json -o mbv2/
+  qforge compile model.json --weights model.safetensors --calib calib.npy -o mynet/
+  qforge eval mobilenet_v2.onnx --calib calib.npy --data test.npy --labels labels.npy
+  cd mbv2 && cargo run --release --example run_npy -- test.npy out.npy";
+
+/// Ahead-of-time compiler from fp32 CNNs (ONNX, or JSON + safetensors) to standalone int8 Rust crates.
+#[derive(Parser)]
+#[command(name = "qforge", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the model's ops, shapes, parameters and MACs, before and after fusion.
+    #[command(after_help = "Example:\n  qforge inspect mobilenet_v2.onnx")]
+    Inspect {
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Run calibration data through the fp32 model and write per-tensor ranges (stats.json).
+    #[command(after_help = "Example:\n  qforge calibrate mobilenet_v2.onnx --calib calib.npy --observer percentile -o stats.json")]
+    Calibrate {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Calibration samples: .npy float32 [N, ...input shape], or .safetensors with one tensor per input.
+        #[arg(long, value_name = "FILE")]
+        calib: PathBuf,
+        #[command(flatten)]
+        observer: ObserverArgs,
+        /// Where to write the statistics.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Quantize the model and write a standalone int8 crate.
+    #[command(after_help = "Examples:\n  qforge compile mobilenet_v2.onnx --calib calib.npy -o mbv2/\n  qforge compile mobilenet_v2.onnx --stats stats.json -o mbv2/ --force")]
+    Compile {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        ranges: RangeArgs,
+        /// Output folder for the crate (refused if it exists, unless --force).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Replace the output folder if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Crate name (default: from the output folder's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Compare the int8 model with the fp32 model on a data set: top-1, agreement, SQNR per layer.
+    #[command(after_help = "Example:\n  qforge eval mobilenet_v2.onnx --calib calib.npy --data test.npy --labels labels.npy")]
+    Eval {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        ranges: RangeArgs,
+        /// Evaluation samples (.npy float32 [N, ...input shape], or .safetensors).
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Labels (.npy integer [N]) for top-1 accuracy.
+        #[arg(long, value_name = "FILE")]
+        labels: Option<PathBuf>,
+        /// Outputs of an emitted crate on the same data (run_npy's output.npy): checked byte for byte against the simulator.
+        #[arg(long, value_name = "FILE")]
+        crate_output: Option<PathBuf>,
+        /// Print the per-layer SQNR table.
+        #[arg(long)]
+        layers: bool,
+    },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// The model: .onnx, or a .json graph description.
+    #[arg(value_name = "MODEL")]
+    path: PathBuf,
+    /// Weights for a .json graph (default: the file its "weights" field names).
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ObserverKind {
+    /// Smallest and largest value seen.
+    Minmax,
+    /// Percentiles of a histogram (see --percentile).
+    Percentile,
+}
+
+#[derive(Args)]
+struct ObserverArgs {
+    /// How activation ranges are chosen from the calibration data.
+    #[arg(long, value_enum, default_value = "minmax")]
+    observer: ObserverKind,
+    /// Percentile kept by the percentile observer.
+    #[arg(long, default_value_t = 99.99)]
+    percentile: f64,
+}
+
+impl ObserverArgs {
+    fn observer(&self) -> Observer {
+        match self.observer {
+            ObserverKind::Minmax => Observer::MinMax,
+            ObserverKind::Percentile => Observer::Percentile(self.percentile),
+        }
+    }
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false, id = "range_source")]
+struct RangeSource {
+    /// Calibration samples (.npy float32 [N, ...input shape], or .safetensors).
+    #[arg(long, value_name = "FILE", group = "range_source")]
+    calib: Option<PathBuf>,
+    /// Activation statistics from `qforge calibrate` or another tool.
+    #[arg(long, value_name = "FILE", group = "range_source")]
+    stats: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RangeArgs {
+    #[command(flatten)]
+    source: RangeSource,
+    #[command(flatten)]
+    observer: ObserverArgs,
+}
+
+impl RangeArgs {
+    fn ranges(&self) -> Ranges {
+        match (&self.source.calib, &self.source.stats) {
+            (Some(c), _) => Ranges::Data(c.clone(), self.observer.observer()),
+            (None, Some(s)) => Ranges::Stats(s.clone()),
+            (None, None) => unreachable!("clap requires --calib or --stats"),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(m: &ModelArgs) -> anyhow::Result<Model> {
+    Ok(pipeline::load(&m.path, m.weights.as_deref())?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Inspect { model } => {
+            let m = load(&model)?;
+            print!("{}", qforge::inspect::render(&m));
+        }
+        Command::Calibrate { model, calib, observer, output } => {
+            let m = load(&model)?;
+            let start = Instant::now();
+            let stats = pipeline::calibrate(&m, &calib, observer.observer(), true)?;
+            stats.write(&output)?;
+            eprintln!(
+                "calibrated {} tensors on {} samples ({} observer) in {:.1} s -> {}",
+                stats.tensors.len(),
+                stats.samples.unwrap_or(0),
+                stats.observer,
+                start.elapsed().as_secs_f64(),
+                output.display()
+            );
+        }
+        Command::Compile { model, ranges, output, force, name } => {
+            if output.exists() && !force {
+                bail!("{}: output folder exists (use --force to replace it)", output.display());
+            }
+            let start = Instant::now();
+            let m = load(&model)?;
+            let (stats, calibration, source) = ranges.ranges().resolve(&m, true)?;
+            let program = pipeline::quantize(&m, &stats, &source)?;
+            let crate_name = match name {
+                Some(n) => n,
+                None => qforge::codegen::crate_name_for(&output),
+            };
+            let meta = pipeline::provenance(&m, &crate_name, calibration, command_line());
+            qforge::codegen::write_crate(&program, &meta, &output, force)?;
+            print!("{}", qforge::inspect::compile_summary(&m, &program));
+            println!("wrote crate `{crate_name}` to {} in {:.2} s", output.display(), start.elapsed().as_secs_f64());
+        }
+        Command::Eval { model, ranges, data, labels, crate_output, layers } => {
+            let m = load(&model)?;
+            let (stats, _, source) = ranges.ranges().resolve(&m, true)?;
+            let program = pipeline::quantize(&m, &stats, &source)?;
+            let samples = pipeline::load_samples(&m, &data)?;
+            let labels = match &labels {
+                Some(l) => Some(qforge::dataset::load_labels(l, samples.len())?),
+                None => None,
+            };
+            let report = qforge::report::evaluate(&m.graph, &program, &samples, labels.as_deref(), true)?;
+            print!("{}", qforge::inspect::eval_summary(&m, &program, &report, layers));
+            if let Some(path) = crate_output {
+                check_crate_output(&path, &report)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Compares an emitted crate's outputs with the simulator's, bit for bit.
+fn check_crate_output(path: &Path, report: &qforge::report::Report) -> anyhow::Result<()> {
+    let npy = qforge::npy::read(path)?;
+    let qforge::npy::NpyData::F32(values) = npy.data else {
+        bail!("{}: expected float32 outputs", path.display());
+    };
+    let expected: Vec<f32> = report.int8_outputs.concat();
+    if values.len() != expected.len() {
+        bail!("{}: {} values, the simulator produced {}", path.display(), values.len(), expected.len());
+    }
+    let per = expected.len() / report.samples.max(1);
+    let differing = values
+        .chunks(per.max(1))
+        .zip(expected.chunks(per.max(1)))
+        .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.to_bits() != y.to_bits()))
+        .count();
+    if differing > 0 {
+        bail!("{}: {differing} of {} samples differ from the simulator", path.display(), report.samples);
+    }
+    println!("emitted crate == simulator: {} of {} samples byte-identical", report.samples, report.samples);
+    Ok(())
+}
+
+/// The command as typed, with paths reduced to file names (no machine paths in output).
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).map(|a| pipeline::file_name(Path::new(&a))).collect();
+    let line = format!("qforge {}", args.join(" "));
+    line.trim_end().to_string()
+}
+
