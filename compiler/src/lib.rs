@@ -8,12 +8,21 @@
 
 #![deny(missing_docs)]
 
+pub mod calib;
+pub mod codegen;
+pub mod dataset;
 pub mod error;
 pub mod frontend;
+pub mod inspect;
 pub mod interp;
 pub mod ir;
 pub mod npy;
 pub mod ops;
 pub mod passes;
+pub mod pipeline;
+pub mod quant;
+pub mod report;
+pub mod sim;
+pub mod util;
 
 pub use error::{Error, Result};

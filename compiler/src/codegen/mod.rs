@@ -79,7 +79,24 @@ pub fn render_lib(p: &Program, meta: &Provenance) -> Result<String> {
         #items
     };
     let parsed: syn::File = syn::parse2(file).map_err(|e| Error::Other(format!("internal error: generated code does not parse: {e}")))?;
-    Ok(prettyplease::unparse(&parsed))
+    Ok(space_items(&prettyplease::unparse(&parsed)))
+}
+
+/// Puts a blank line between top-level items (prettyplease packs them together).
+fn space_items(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + code.len() / 16);
+    let mut prev = "";
+    for line in code.lines() {
+        let starts_item = !line.starts_with(' ') && !line.starts_with('}') && !line.starts_with(")") && !line.is_empty();
+        let prev_is_prefix = prev.starts_with("///") || prev.starts_with("#[");
+        if starts_item && !prev.is_empty() && !prev_is_prefix && !line.starts_with("#![") {
+            out.push('\n');
+        }
+        out.push_str(line);
+        out.push('\n');
+        prev = line;
+    }
+    out
 }
 
 /// Fills `{{key}}` placeholders.
