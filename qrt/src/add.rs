@@ -8,7 +8,12 @@
 //! acc = (a - z_a) * m_a + (b - z_b) * m_b          |acc| < 2^30
 //! out = clamp(z_out + ((acc + 2^(s-1)) >> s), min, max)
 //! ```
+//!
+//! Why 32 bits suffice: inputs and zero points lie in `[-128, 127]`, so `|a - z_a| <= 255
+//! < 2^8`; with `m_a < 2^21` each product is below `2^29` in magnitude, their sum below
+//! `2^30`, and adding the rounding term `2^(s-1) <= 2^29` stays below `2^31`.
 
+use crate::fmath::{pow2, round_half_away_f64};
 use crate::requant::OutputQuant;
 
 /// Constants of one Add.
@@ -30,15 +35,38 @@ pub struct Add {
     pub output: OutputQuant,
 }
 
+/// Multipliers must stay below this bound (`2^21`) so that `|acc| < 2^30`.
+const MULTIPLIER_BOUND: f64 = 2_097_152.0;
+
 /// Encodes two real rescale factors `r_a = s_a / s_out`, `r_b = s_b / s_out` as
 /// `(m_a, m_b, shift)`: the largest shift in `[1, 30]` with both multipliers `< 2^21`.
 /// `None` when a factor is negative, not finite, or `>= 2^20`.
+///
+/// Each multiplier is `round(r * 2^shift)` (halves away from zero). The largest shift
+/// keeps the larger multiplier in `[2^20, 2^21)` (about 21 significant bits) unless the
+/// factors are small enough that shift 30 is reached. A factor in `[2^20 - 1/4, 2^20)`
+/// rounds to `2^21` even at shift 1, so it is rejected too.
 pub fn encode_pair(r_a: f64, r_b: f64) -> Option<(i32, i32, i32)> {
-    let _ = (r_a, r_b);
-    None
+    // The range test also rejects NaN.
+    let valid = |r: f64| (0.0..MULTIPLIER_BOUND / 2.0).contains(&r);
+    if !valid(r_a) || !valid(r_b) {
+        return None;
+    }
+    // Multiplying by a power of two is exact, and rounding is monotone in the shift, so the
+    // first shift that fits, counting down, is the largest.
+    (1..=30).rev().find_map(|shift| {
+        let m_a = round_half_away_f64(r_a * pow2(shift));
+        let m_b = round_half_away_f64(r_b * pow2(shift));
+        (m_a < MULTIPLIER_BOUND && m_b < MULTIPLIER_BOUND).then_some((m_a as i32, m_b as i32, shift))
+    })
 }
 
 /// Scalar reference add.
 pub fn add(p: &Add, a: &[i8], b: &[i8], output: &mut [i8]) {
-    let _ = (p, a, b, output);
+    assert!(a.len() == p.len && b.len() == p.len && output.len() == p.len, "add: slice lengths differ from len");
+    let round = 1i32 << (p.shift - 1);
+    for ((out, &a), &b) in output.iter_mut().zip(a).zip(b) {
+        let acc = (a as i32 - p.a_zero_point) * p.a_multiplier + (b as i32 - p.b_zero_point) * p.b_multiplier;
+        *out = p.output.finish((acc + round) >> p.shift);
+    }
 }

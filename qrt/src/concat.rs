@@ -9,6 +9,8 @@
 //!
 //! When input and output share scale and zero point (`m = 2^s`), this is a plain copy.
 
+use crate::requant::OutputQuant;
+
 /// Constants of one input's copy into a concatenation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CopyInto {
@@ -38,5 +40,17 @@ pub fn encode(r: f64) -> Option<(i32, i32)> {
 
 /// Scalar reference copy of one input into its place in the output.
 pub fn copy_into(p: &CopyInto, input: &[i8], output: &mut [i8]) {
-    let _ = (p, input, output);
+    assert!(p.offset + p.inner <= p.out_inner, "copy_into: the input's block overruns the output block");
+    assert!(input.len() == p.outer * p.inner, "copy_into: input length is not outer * inner");
+    assert!(output.len() == p.outer * p.out_inner, "copy_into: output length is not outer * out_inner");
+    let out = OutputQuant { zero_point: p.out_zero_point, min: i8::MIN, max: i8::MAX };
+    let round = 1i32 << (p.shift - 1);
+    for o in 0..p.outer {
+        let source = &input[o * p.inner..][..p.inner];
+        let target = &mut output[o * p.out_inner + p.offset..][..p.inner];
+        for (y, &x) in target.iter_mut().zip(source) {
+            // `|x - z_in| < 2^8` and `m < 2^21`, so this stays well inside i32.
+            *y = out.finish(((x as i32 - p.in_zero_point) * p.multiplier + round) >> p.shift);
+        }
+    }
 }

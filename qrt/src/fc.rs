@@ -25,5 +25,23 @@ pub struct FullyConnected {
 
 /// Scalar reference fully connected layer.
 pub fn fully_connected(p: &FullyConnected, input: &[i8], weights: &[i8], q: &ChannelQuant<'_>, output: &mut [i8]) {
-    let _ = (p, input, weights, q, output);
+    let (k, n) = (p.in_features, p.out_features);
+    assert!(input.len() == p.rows * k, "fully_connected: input length is not rows * in_features");
+    assert!(weights.len() == n * k, "fully_connected: weight length is not out_features * in_features");
+    assert!(output.len() == p.rows * n, "fully_connected: output length is not rows * out_features");
+    assert!(q.channels() == n, "fully_connected: channel constants do not match out_features");
+    for r in 0..p.rows {
+        let x = &input[r * k..][..k];
+        let out = &mut output[r * n..][..n];
+        for c in 0..n {
+            let acc = q.bias[c].wrapping_add(dot(x, &weights[c * k..][..k]));
+            out[c] = p.output.finish(q.requant(c).apply(acc));
+        }
+    }
+}
+
+/// `Σ x[i] * w[i]` in i32. Planned layers keep it far from overflow; the additions wrap
+/// (as SIMD twins' do) so that a debug build never panics where a release build would not.
+pub(crate) fn dot(x: &[i8], w: &[i8]) -> i32 {
+    x.iter().zip(w).fold(0i32, |acc, (&x, &w)| acc.wrapping_add(x as i32 * w as i32))
 }

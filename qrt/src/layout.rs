@@ -3,10 +3,28 @@
 
 /// `out[c][h][w] = input[h][w][c]`.
 pub fn nhwc_to_nchw(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
-    let _ = (c, h, w, input, output);
+    check(c, h, w, input, output);
+    let plane = h * w;
+    for pixel in 0..plane {
+        for channel in 0..c {
+            output[channel * plane + pixel] = input[pixel * c + channel];
+        }
+    }
 }
 
 /// `out[h][w][c] = input[c][h][w]`.
 pub fn nchw_to_nhwc(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
-    let _ = (c, h, w, input, output);
+    check(c, h, w, input, output);
+    let plane = h * w;
+    for pixel in 0..plane {
+        for channel in 0..c {
+            output[pixel * c + channel] = input[channel * plane + pixel];
+        }
+    }
+}
+
+/// Asserts that both slices hold `c * h * w` elements.
+fn check(c: usize, h: usize, w: usize, input: &[i8], output: &[i8]) {
+    let len = c * h * w;
+    assert!(input.len() == len && output.len() == len, "layout: slice lengths are not c * h * w");
 }

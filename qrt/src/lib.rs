@@ -20,6 +20,7 @@ pub mod blob;
 pub mod concat;
 pub mod conv;
 pub mod fc;
+mod fmath;
 pub mod layout;
 pub mod pool;
 pub mod quant;

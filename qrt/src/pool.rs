@@ -10,7 +10,9 @@
 //! Global average pool (own output quantization):
 //! `out = clamp(z_out + requantize(Σ_{h,w} (x - z_in), M), -128, 127)`, `M = s_in / (s_out * H * W)`.
 
-use crate::requant::Requant;
+use core::ops::Range;
+
+use crate::requant::{OutputQuant, Requant};
 
 /// Window geometry of a max or average pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,13 +50,124 @@ pub struct Pool2d {
 }
 
 /// Scalar reference max pool.
+///
+/// A window that lies entirely in the padding has no cell to take the maximum of and
+/// writes -128 (the int8 stand-in for the maximum of nothing, `-inf`).
 pub fn max_pool(p: &Pool2d, input: &[i8], output: &mut [i8]) {
-    let _ = (p, input, output);
+    check(p, input, output);
+    let (rows, cols) = p.axes();
+    for oy in 0..p.out_h {
+        for ox in 0..p.out_w {
+            let out = &mut output[(oy * p.out_w + ox) * p.channels..][..p.channels];
+            out.fill(i8::MIN);
+            for iy in rows.inside(oy) {
+                for ix in cols.inside(ox) {
+                    let cell = &input[(iy * p.in_w + ix) * p.channels..][..p.channels];
+                    for (o, &x) in out.iter_mut().zip(cell) {
+                        *o = (*o).max(x);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Scalar reference average pool.
+///
+/// A window with nothing to count (no input cell; with `count_include_pad`, no cell of
+/// the padded input, which only an output size past the padded extent can cause) writes
+/// the zero point: the average of nothing is taken as 0.0.
 pub fn average_pool(p: &Pool2d, input: &[i8], output: &mut [i8]) {
-    let _ = (p, input, output);
+    check(p, input, output);
+    let (rows, cols) = p.axes();
+    for oy in 0..p.out_h {
+        for ox in 0..p.out_w {
+            let (ys, xs) = (rows.inside(oy), cols.inside(ox));
+            let count =
+                if p.count_include_pad { rows.padded_count(oy) * cols.padded_count(ox) } else { ys.len() * xs.len() };
+            let out = &mut output[(oy * p.out_w + ox) * p.channels..][..p.channels];
+            for (c, o) in out.iter_mut().enumerate() {
+                let mut sum = 0i32;
+                for iy in ys.clone() {
+                    for ix in xs.clone() {
+                        sum += input[(iy * p.in_w + ix) * p.channels + c] as i32 - p.zero_point;
+                    }
+                }
+                *o = saturate(p.zero_point + round_mean(sum, count as i32));
+            }
+        }
+    }
+}
+
+impl Pool2d {
+    /// The vertical and horizontal window geometry.
+    fn axes(&self) -> (Axis, Axis) {
+        let rows = Axis {
+            kernel: self.kernel_h,
+            stride: self.stride_h,
+            pad_before: self.pad_top,
+            extent: self.in_h,
+            pad_after: self.pad_bottom,
+        };
+        let cols = Axis {
+            kernel: self.kernel_w,
+            stride: self.stride_w,
+            pad_before: self.pad_left,
+            extent: self.in_w,
+            pad_after: self.pad_right,
+        };
+        (rows, cols)
+    }
+}
+
+/// One spatial axis of a pooling window. Positions are "padded coordinates" (input index
+/// plus `pad_before`), so that window `o` starts at `o * stride`.
+#[derive(Clone, Copy)]
+struct Axis {
+    kernel: usize,
+    stride: usize,
+    pad_before: usize,
+    extent: usize,
+    pad_after: usize,
+}
+
+impl Axis {
+    /// The input indices that window `o` covers (possibly none).
+    fn inside(self, o: usize) -> Range<usize> {
+        let start = o * self.stride;
+        let begin = start.max(self.pad_before);
+        let end = (start + self.kernel).min(self.pad_before + self.extent).max(begin);
+        begin - self.pad_before..end - self.pad_before
+    }
+
+    /// The number of positions window `o` covers within the padded input
+    /// `[-pad_before, extent + pad_after)`.
+    fn padded_count(self, o: usize) -> usize {
+        let start = o * self.stride;
+        let end = (start + self.kernel).min(self.pad_before + self.extent + self.pad_after);
+        end.saturating_sub(start)
+    }
+}
+
+/// `floor((2 * sum + count) / (2 * count))`: `sum / count` rounded half up (a true floor,
+/// also for negative sums); 0 when `count` is 0.
+fn round_mean(sum: i32, count: i32) -> i32 {
+    if count == 0 {
+        return 0;
+    }
+    (2 * sum + count).div_euclid(2 * count)
+}
+
+/// Asserts that the slices match the pool's shape.
+fn check(p: &Pool2d, input: &[i8], output: &[i8]) {
+    assert!(input.len() == p.in_h * p.in_w * p.channels, "pool: input length does not match the shape");
+    assert!(output.len() == p.out_h * p.out_w * p.channels, "pool: output length does not match the shape");
+}
+
+/// Clamps to the int8 range. A rounded mean lies between the window's smallest and largest
+/// values (or 0), so for the average pool this only guards against out-of-range zero points.
+fn saturate(v: i32) -> i8 {
+    v.clamp(i8::MIN as i32, i8::MAX as i32) as i8
 }
 
 /// Constants of a global average pool.
@@ -74,5 +187,11 @@ pub struct GlobalAveragePool {
 
 /// Scalar reference global average pool (NHWC in, `[channels]` out).
 pub fn global_average_pool(p: &GlobalAveragePool, input: &[i8], output: &mut [i8]) {
-    let _ = (p, input, output);
+    assert!(input.len() == p.pixels * p.channels, "global_average_pool: input length is not pixels * channels");
+    assert!(output.len() == p.channels, "global_average_pool: output length is not channels");
+    let out = OutputQuant { zero_point: p.out_zero_point, min: i8::MIN, max: i8::MAX };
+    for (c, o) in output.iter_mut().enumerate() {
+        let sum = (0..p.pixels).map(|px| input[px * p.channels + c] as i32 - p.in_zero_point).sum::<i32>();
+        *o = out.finish(p.requant.apply(sum));
+    }
 }

@@ -3,18 +3,38 @@
 //! Quantize: `q = clamp(round_half_away_from_zero(x / scale) + z, -128, 127)` in f32
 //! (NaN maps to `z`, infinities saturate). Dequantize: `x = (q - z) as f32 * scale`.
 
+use crate::fmath::round_half_away_f32;
+
 /// Quantizes `input` into `output` (same length).
 pub fn quantize(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
-    let _ = (scale, zero_point, input, output);
+    assert!(input.len() == output.len(), "quantize: input and output lengths differ");
+    for (q, &x) in output.iter_mut().zip(input) {
+        *q = quantize_one(scale, zero_point, x);
+    }
 }
 
 /// Quantizes one value.
 pub fn quantize_one(scale: f32, zero_point: i32, x: f32) -> i8 {
-    let _ = (scale, zero_point, x);
-    0
+    let scaled = x / scale;
+    if scaled.is_nan() {
+        return saturate(zero_point);
+    }
+    // Clamping to a bound far outside the int8 range before the conversion changes no
+    // result and keeps the integer addition below from overflowing. Integers of this size
+    // are exact in f32, so adding the zero point in i32 equals adding it in f32.
+    let rounded = round_half_away_f32(scaled).clamp(-1024.0, 1024.0) as i32;
+    saturate(rounded.saturating_add(zero_point))
 }
 
 /// Dequantizes `input` into `output` (same length).
 pub fn dequantize(scale: f32, zero_point: i32, input: &[i8], output: &mut [f32]) {
-    let _ = (scale, zero_point, input, output);
+    assert!(input.len() == output.len(), "dequantize: input and output lengths differ");
+    for (x, &q) in output.iter_mut().zip(input) {
+        *x = (q as i32 - zero_point) as f32 * scale;
+    }
+}
+
+/// Clamps to the int8 range.
+fn saturate(v: i32) -> i8 {
+    v.clamp(i8::MIN as i32, i8::MAX as i32) as i8
 }

@@ -13,6 +13,8 @@
 //! `s` is in `[1, 62]`. Multipliers below `2^-32` encode as `m = 0` (the output is then the
 //! zero point); multipliers of `2^30` or more are rejected at compile time.
 
+use crate::fmath::pow2;
+
 /// An encoded real multiplier: `M ≈ multiplier * 2^-shift`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Requant {
@@ -25,21 +27,48 @@ pub struct Requant {
 impl Requant {
     /// Encodes a real multiplier (must be finite and `>= 0`). Returns `None` for
     /// multipliers `>= 2^30`, negative or non-finite ones.
+    ///
+    /// A multiplier just below `2^30` (within a relative `2^-32`) whose mantissa rounds up
+    /// to the next power of two would need shift 0, so it is rejected as well.
     pub fn from_f64(real: f64) -> Option<Requant> {
-        let _ = real;
-        None
+        // The range test also rejects NaN and infinities.
+        if !(0.0..pow2(30)).contains(&real) {
+            return None;
+        }
+        if real < pow2(-32) {
+            return Some(Requant { multiplier: 0, shift: 1 });
+        }
+        // `real` is normal here, so `real = frac * 2^exponent` with `frac` in `[0.5, 1)` half
+        // the significand `1.f`, both read from the bits (a hand-written `frexp`).
+        let bits = real.to_bits();
+        let mut exponent = ((bits >> 52) & 0x7ff) as i32 - 1022;
+        let significand = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+        // `frac * 2^31 = significand * 2^-22`; round half up (the value is positive, so this
+        // is also half away from zero).
+        let mut mantissa = (significand + (1u64 << 21)) >> 22;
+        if mantissa == 1u64 << 31 {
+            mantissa >>= 1;
+            exponent += 1;
+        }
+        let shift = 31 - exponent;
+        if !(1..=62).contains(&shift) {
+            return None;
+        }
+        Some(Requant { multiplier: mantissa as i32, shift })
     }
 
     /// The real value this encoding stands for.
     pub fn to_f64(self) -> f64 {
-        self.multiplier as f64 * (-(self.shift as f64)).exp2()
+        self.multiplier as f64 * pow2(self.shift.saturating_neg())
     }
 
     /// `(acc * m + 2^(s-1)) >> s` in 64 bits, saturated to i32.
     #[inline(always)]
     pub fn apply(self, acc: i32) -> i32 {
-        let _ = acc;
-        0
+        // `|acc * m| <= 2^62` and the rounding term is at most `2^61`, so the sum fits i64.
+        let product = acc as i64 * self.multiplier as i64;
+        let rounded = (product + (1i64 << (self.shift - 1))) >> self.shift;
+        rounded.clamp(i32::MIN as i64, i32::MAX as i64) as i32
     }
 }
 
@@ -59,8 +88,8 @@ impl OutputQuant {
     /// `clamp(v + zero_point, min, max)`.
     #[inline(always)]
     pub fn finish(self, v: i32) -> i8 {
-        let _ = v;
-        0
+        // `max` then `min` rather than `clamp`, which would panic if `min > max`.
+        v.saturating_add(self.zero_point).max(self.min as i32).min(self.max as i32) as i8
     }
 }
 

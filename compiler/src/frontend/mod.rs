@@ -57,6 +57,7 @@ pub fn build_graph(raw: RawGraph) -> Result<Graph> {
                 op_type: format!("{}.{}", node.domain, node.op_type),
                 opset: raw.opset,
             });
+            declare_outputs(&mut g, &mut by_name, node);
             continue;
         }
         if node.op_type == "Constant" {
@@ -87,6 +88,7 @@ pub fn build_graph(raw: RawGraph) -> Result<Graph> {
             Some(op) => op,
             None => {
                 unsupported.push(UnsupportedNode { name, op_type: node.op_type.clone(), opset: raw.opset });
+                declare_outputs(&mut g, &mut by_name, node);
                 continue;
             }
         };
@@ -125,6 +127,17 @@ pub fn build_graph(raw: RawGraph) -> Result<Graph> {
     }
     crate::ir::verify(&g)?;
     Ok(g)
+}
+
+/// Gives an unsupported node's outputs tensors, so the nodes after it still resolve and
+/// every unsupported node is reported together.
+fn declare_outputs(g: &mut Graph, by_name: &mut HashMap<String, TensorId>, node: &crate::ir::RawNode) {
+    for out in node.outputs.iter().filter(|o| !o.is_empty()) {
+        if !by_name.contains_key(out) {
+            let id = g.add_tensor(out.clone(), None, None);
+            by_name.insert(out.clone(), id);
+        }
+    }
 }
 
 fn constant_value(attrs: &crate::ir::Attrs) -> std::result::Result<Array, String> {

@@ -1,0 +1,100 @@
+//! f32 <-> int8 at the model boundary.
+
+use proptest::prelude::*;
+use qrt::quant::{dequantize, quantize, quantize_one};
+
+/// The documented formula with std's `f32::round` (halves away from zero).
+fn model(scale: f32, zero_point: i32, x: f32) -> i8 {
+    let scaled = x / scale;
+    if scaled.is_nan() {
+        return zero_point as i8;
+    }
+    // `as i32` saturates, so huge values and infinities stay huge.
+    (scaled.round() as i32).saturating_add(zero_point).clamp(-128, 127) as i8
+}
+
+#[test]
+fn rounding_edges() {
+    let cases: [(f32, i8); 12] = [
+        (0.0, 0),
+        (-0.0, 0),
+        (0.5, 1),
+        (-0.5, -1),
+        (0.499_999_97, 0),
+        (-0.499_999_97, 0),
+        (1.5, 2),
+        (2.5, 3),
+        (-2.5, -3),
+        (126.5, 127),
+        (127.49, 127),
+        (-128.4, -128),
+    ];
+    for (x, want) in cases {
+        assert_eq!(quantize_one(1.0, 0, x), want, "x = {x}");
+    }
+}
+
+#[test]
+fn saturation_and_non_finite_values() {
+    for z in [-128, -3, 0, 127] {
+        assert_eq!(quantize_one(0.1, z, 1e30), 127);
+        assert_eq!(quantize_one(0.1, z, -1e30), -128);
+        assert_eq!(quantize_one(0.1, z, f32::MAX), 127);
+        assert_eq!(quantize_one(0.1, z, f32::INFINITY), 127);
+        assert_eq!(quantize_one(0.1, z, f32::NEG_INFINITY), -128);
+        assert_eq!(quantize_one(0.1, z, f32::NAN), z as i8);
+        assert_eq!(quantize_one(0.1, z, 0.0), z as i8);
+    }
+    // Values that overflow only after the zero point is added.
+    assert_eq!(quantize_one(1.0, 100, 27.0), 127);
+    assert_eq!(quantize_one(1.0, 100, 28.0), 127);
+    assert_eq!(quantize_one(1.0, -100, -28.0), -128);
+    assert_eq!(quantize_one(1.0, -100, -29.0), -128);
+    // x / scale uses division: 3 / 0.5 = 6.
+    assert_eq!(quantize_one(0.5, 1, 3.0), 7);
+}
+
+#[test]
+fn slices() {
+    let input = [0.0, 0.25, -0.25, 1.0, f32::NAN, 100.0];
+    let mut q = [0i8; 6];
+    quantize(0.5, -1, &input, &mut q);
+    assert_eq!(q, [-1, 0, -2, 1, -1, 127]);
+    let mut x = [0f32; 6];
+    dequantize(0.5, -1, &q, &mut x);
+    assert_eq!(x, [0.0, 0.5, -0.5, 1.0, 0.0, 64.0]);
+    let mut ends = [0f32; 2];
+    dequantize(0.25, 127, &[-128, 127], &mut ends);
+    assert_eq!(ends, [-63.75, 0.0]);
+}
+
+#[test]
+#[should_panic(expected = "lengths differ")]
+fn length_mismatch_is_caught() {
+    quantize(1.0, 0, &[0.0; 3], &mut [0; 2]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn matches_std_rounding(
+        scale in prop_oneof![1e-4f32..1.0, Just(1.0f32)],
+        z in -128..=127i32,
+        x in prop_oneof![any::<f32>(), -200.0f32..200.0, (-400i32..400).prop_map(|h| h as f32 / 2.0)],
+    ) {
+        prop_assert_eq!(quantize_one(scale, z, x), model(scale, z, x));
+    }
+
+    #[test]
+    fn round_trip_is_exact_for_representable_values(q in any::<i8>(), z in -128..=127i32, e in -10..4i32) {
+        let scale = 2f32.powi(e);
+        let mut x = [0f32];
+        dequantize(scale, z, &[q], &mut x);
+        let expected = q as i32 - z;
+        prop_assert_eq!(x[0], expected as f32 * scale);
+        if (-128..=127).contains(&(expected + z)) {
+            prop_assert_eq!(quantize_one(scale, z, x[0]), q);
+        }
+    }
+}
