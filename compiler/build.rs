@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 fn collect(dir: &Path, base: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("qrt/src is readable").flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(dir).expect("qrt/src is readable").flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -20,7 +21,9 @@ fn main() {
     println!("cargo:rerun-if-changed={}", src.display());
     let mut files = Vec::new();
     collect(&src, &src, &mut files);
-    let mut code = String::from("/// The `qrt` sources, as `(path under src/, contents)`.\npub const QRT_SOURCES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// The `qrt` sources, as `(path under src/, contents)`.\npub const QRT_SOURCES: &[(&str, &str)] = &[\n",
+    );
     for f in &files {
         let rel = f.to_string_lossy().replace('\\', "/");
         code.push_str(&format!("    ({rel:?}, include_str!({:?})),\n", src.join(f).display().to_string()));

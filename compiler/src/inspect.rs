@@ -35,7 +35,16 @@ fn graph_table(g: &Graph, out: &mut String) {
             Op::Add(c) if !c.act.is_none() => format!("Add+{}", act_name(c.act)),
             op => op.type_name().to_string(),
         };
-        let _ = writeln!(out, "{:<4} {:<36} {:<22} {:<20} {:>10} {:>14}", i + 1, clip(&n.name, 36), op, shape, params(g, n), node_macs(g, n));
+        let _ = writeln!(
+            out,
+            "{:<4} {:<36} {:<22} {:<20} {:>10} {:>14}",
+            i + 1,
+            clip(&n.name, 36),
+            op,
+            shape,
+            params(g, n),
+            node_macs(g, n)
+        );
     }
     let macs: u64 = g.nodes.iter().map(|n| node_macs(g, n)).sum();
     let p: usize = g.nodes.iter().map(|n| params(g, n)).sum();
@@ -113,11 +122,23 @@ pub fn eval_summary(m: &Model, p: &Program, r: &Report, layers: bool) -> String 
     let mut out = String::new();
     let _ = writeln!(out, "samples: {}", r.samples);
     if let (Some(a), Some(b)) = (r.fp32_top1, r.int8_top1) {
-        let _ = writeln!(out, "top-1: fp32 {:.2}%  int8 {:.2}%  (delta {:+.2} points)", 100.0 * a, 100.0 * b, 100.0 * (b - a));
+        let _ = writeln!(
+            out,
+            "top-1: fp32 {:.2}%  int8 {:.2}%  (delta {:+.2} points)",
+            100.0 * a,
+            100.0 * b,
+            100.0 * (b - a)
+        );
     }
     let _ = writeln!(out, "agreement (same top-1 class): {:.2}%", 100.0 * r.agreement);
     let _ = writeln!(out, "output SQNR: {:.1} dB", r.output.sqnr_db());
-    let _ = writeln!(out, "weights: fp32 {} bytes, int8 {} bytes (blob {} bytes)", m.fp32_weight_bytes(), p.weight_bytes(), p.blob.len());
+    let _ = writeln!(
+        out,
+        "weights: fp32 {} bytes, int8 {} bytes (blob {} bytes)",
+        m.fp32_weight_bytes(),
+        p.weight_bytes(),
+        p.blob.len()
+    );
     if layers {
         let _ = writeln!(out, "\n{:<4} {:<40} {:<22} {:>10}", "#", "tensor", "op", "SQNR dB");
         for (i, name, op, e) in &r.layers {

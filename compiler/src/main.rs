@@ -34,7 +34,9 @@ enum Command {
         model: ModelArgs,
     },
     /// Run calibration data through the fp32 model and write per-tensor ranges (stats.json).
-    #[command(after_help = "Example:\n  qforge calibrate mobilenet_v2.onnx --calib calib.npy --observer percentile -o stats.json")]
+    #[command(
+        after_help = "Example:\n  qforge calibrate mobilenet_v2.onnx --calib calib.npy --observer percentile -o stats.json"
+    )]
     Calibrate {
         #[command(flatten)]
         model: ModelArgs,
@@ -48,7 +50,9 @@ enum Command {
         output: PathBuf,
     },
     /// Quantize the model and write a standalone int8 crate.
-    #[command(after_help = "Examples:\n  qforge compile mobilenet_v2.onnx --calib calib.npy -o mbv2/\n  qforge compile mobilenet_v2.onnx --stats stats.json -o mbv2/ --force")]
+    #[command(
+        after_help = "Examples:\n  qforge compile mobilenet_v2.onnx --calib calib.npy -o mbv2/\n  qforge compile mobilenet_v2.onnx --stats stats.json -o mbv2/ --force"
+    )]
     Compile {
         #[command(flatten)]
         model: ModelArgs,
@@ -65,7 +69,9 @@ enum Command {
         name: Option<String>,
     },
     /// Compare the int8 model with the fp32 model on a data set: top-1, agreement, SQNR per layer.
-    #[command(after_help = "Example:\n  qforge eval mobilenet_v2.onnx --calib calib.npy --data test.npy --labels labels.npy")]
+    #[command(
+        after_help = "Example:\n  qforge eval mobilenet_v2.onnx --calib calib.npy --data test.npy --labels labels.npy"
+    )]
     Eval {
         #[command(flatten)]
         model: ModelArgs,
@@ -252,4 +258,3 @@ fn command_line() -> String {
     let line = format!("qforge {}", args.join(" "));
     line.trim_end().to_string()
 }
-

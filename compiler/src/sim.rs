@@ -83,7 +83,9 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8]) {
         split.input(t.offset, t.len())
     };
     match &step.kernel {
-        Kernel::Conv(params, r) => qrt::conv::conv2d(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output),
+        Kernel::Conv(params, r) => {
+            qrt::conv::conv2d(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
+        }
         Kernel::FullyConnected(params, r) => {
             qrt::fc::fully_connected(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
         }

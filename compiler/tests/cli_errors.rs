@@ -36,7 +36,11 @@ fn compile_fails(dir: &Path, args: &[&str], must_mention: &[&str]) -> String {
         assert!(stderr.contains(m), "message should mention {m:?}: {stderr}");
     }
     assert!(!out_dir.exists(), "a failed compile left an output folder behind");
-    let leftovers: Vec<_> = std::fs::read_dir(dir).expect("read dir").flatten().filter(|e| e.file_name().to_string_lossy().contains("qforge-tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("qforge-tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "a failed compile left a temporary folder behind");
     stderr
 }
@@ -100,7 +104,8 @@ fn safetensors_header_lies_about_offsets() {
 }
 
 fn edited_graph(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
-    let mut g: serde_json::Value = serde_json::from_slice(&std::fs::read(digits("digits.json")).expect("json")).expect("parse");
+    let mut g: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(digits("digits.json")).expect("json")).expect("parse");
     edit(&mut g);
     g["weights"] = serde_json::json!(s(&digits("digits.safetensors")));
     let path = dir.join("graph.json");
@@ -182,7 +187,8 @@ fn every_unsupported_node_is_listed() {
     let model = dir.join("unsupported.onnx");
     std::fs::write(&model, m.encode_to_vec()).expect("write");
     let msg = compile_fails(&dir, &[&s(&model), "--calib", &calib()], &["unsupported.onnx", "3 unsupported"]);
-    for part in ["'relu1' (Sigmoid, opset 13)", "'relu3' (HardSwish, opset 13)", "'gap' (com.example.GlobalAveragePool"] {
+    for part in ["'relu1' (Sigmoid, opset 13)", "'relu3' (HardSwish, opset 13)", "'gap' (com.example.GlobalAveragePool"]
+    {
         assert!(msg.contains(part), "missing {part}: {msg}");
     }
 }

@@ -37,7 +37,11 @@ fn check_passes(name: &str, onnx_bytes: Vec<u8>, input_shape: &[usize]) {
         // the summation order; 1e-4 of the output range leaves room for deep nets.
         let tolerance = if pass.name == "fold-batch-norm" { 1e-4 } else { 0.0 };
         assert!(err <= tolerance, "{name}: pass {} changed outputs by {err:e} (tolerance {tolerance:e})", pass.name);
-        eprintln!("{name}: {:<16} {nodes_before:>3} -> {:>3} nodes, relative error {err:.2e}", pass.name, g.nodes.len());
+        eprintln!(
+            "{name}: {:<16} {nodes_before:>3} -> {:>3} nodes, relative error {err:.2e}",
+            pass.name,
+            g.nodes.len()
+        );
         before = after;
     }
 }
@@ -78,7 +82,8 @@ fn passes_fuse_the_digits_model() {
     let bytes = std::fs::read(&path).expect("digits model");
     check_passes("digits", bytes, &[1, 1, 8, 8]);
     // The pipeline folds all 4 BatchNorms and fuses the 4 Relus into their producers.
-    let mut g = build_graph(onnx::from_bytes(&std::fs::read(&path).expect("digits"), "digits").expect("read")).expect("build");
+    let mut g =
+        build_graph(onnx::from_bytes(&std::fs::read(&path).expect("digits"), "digits").expect("read")).expect("build");
     passes::optimize(&mut g).expect("optimize");
     let ops: Vec<&str> = g.nodes.iter().map(|n| n.op.type_name()).collect();
     assert_eq!(ops, ["Conv", "Conv", "Conv", "Conv", "Add", "GlobalAveragePool", "Flatten", "Gemm"]);

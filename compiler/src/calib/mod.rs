@@ -57,7 +57,8 @@ pub fn calibrate(g: &Graph, samples: &[Array], observer: Observer, progress: boo
         })?;
         bar.inc(1);
     }
-    let mut histograms: Vec<Option<Histogram>> = ranges.iter().map(|r| r.map(|(lo, hi)| Histogram::new(lo, hi, HISTOGRAM_BINS))).collect();
+    let mut histograms: Vec<Option<Histogram>> =
+        ranges.iter().map(|r| r.map(|(lo, hi)| Histogram::new(lo, hi, HISTOGRAM_BINS))).collect();
     if passes == 2 {
         for sample in samples {
             interp::run(g, std::slice::from_ref(sample), |t, a| {
@@ -100,9 +101,10 @@ pub fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    let style = indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} samples, {elapsed} (eta {eta})")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style =
+        indicatif::ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} samples, {elapsed} (eta {eta})")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix("calibrating");
     bar

@@ -123,13 +123,21 @@ impl Stats {
     pub fn read(path: &Path) -> Result<Stats> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let stats: Stats = serde_json::from_str(&text).map_err(|e| Error::format(&file, format!("not a qforge statistics file: {e}")))?;
+        let stats: Stats = serde_json::from_str(&text)
+            .map_err(|e| Error::format(&file, format!("not a qforge statistics file: {e}")))?;
         if stats.qforge_stats != 1 {
-            return Err(Error::format(&file, format!("statistics format version {} is not supported (expected 1)", stats.qforge_stats)));
+            return Err(Error::format(
+                &file,
+                format!("statistics format version {} is not supported (expected 1)", stats.qforge_stats),
+            ));
         }
         for (name, t) in &stats.tensors {
             if !t.min.is_finite() || !t.max.is_finite() || t.min > t.max {
-                return Err(Error::tensor(&file, name, format!("range [{}, {}] is not a finite interval", t.min, t.max)));
+                return Err(Error::tensor(
+                    &file,
+                    name,
+                    format!("range [{}, {}] is not a finite interval", t.min, t.max),
+                ));
             }
         }
         Ok(stats)
@@ -137,15 +145,19 @@ impl Stats {
 
     /// Writes the statistics as pretty JSON.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Other(format!("cannot encode statistics: {e}")))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| Error::Other(format!("cannot encode statistics: {e}")))?;
         crate::util::write_atomic(path, text.as_bytes())
     }
 
     /// The range of `tensor`, or an error naming the statistics file and the tensor.
     pub fn range(&self, source: &str, tensor: &str) -> Result<(f32, f32)> {
-        self.tensors
-            .get(tensor)
-            .map(|t| (t.min, t.max))
-            .ok_or_else(|| Error::tensor(source, tensor, "has no statistics (calibrate again with this model, or add it to the statistics file)"))
+        self.tensors.get(tensor).map(|t| (t.min, t.max)).ok_or_else(|| {
+            Error::tensor(
+                source,
+                tensor,
+                "has no statistics (calibrate again with this model, or add it to the statistics file)",
+            )
+        })
     }
 }

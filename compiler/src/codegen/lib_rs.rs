@@ -151,7 +151,16 @@ fn shape_tokens(shape: &[usize]) -> TokenStream {
 /// the module's own items.
 pub fn step_names(p: &Program) -> Vec<Ident> {
     const RESERVED: &[&str] = &[
-        "check", "blob", "weights", "words", "forward", "run_with_arena", "run_int8_with_arena", "self", "super", "crate",
+        "check",
+        "blob",
+        "weights",
+        "words",
+        "forward",
+        "run_with_arena",
+        "run_int8_with_arena",
+        "self",
+        "super",
+        "crate",
     ];
     let mut used: HashSet<String> = RESERVED.iter().map(|s| s.to_string()).collect();
     p.steps
@@ -200,8 +209,10 @@ fn describe(t: &QTensor) -> String {
 
 fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
     let out = &p.tensors[step.output];
-    let inputs: Vec<String> = step.inputs.iter().map(|&i| format!("`{}` {}", p.tensors[i].name, describe(&p.tensors[i]))).collect();
-    let mut doc = vec![format!(" `{}`: {}.", step.node, step.op), String::new(), format!(" Reads {}.", inputs.join(", "))];
+    let inputs: Vec<String> =
+        step.inputs.iter().map(|&i| format!("`{}` {}", p.tensors[i].name, describe(&p.tensors[i]))).collect();
+    let mut doc =
+        vec![format!(" `{}`: {}.", step.node, step.op), String::new(), format!(" Reads {}.", inputs.join(", "))];
     doc.push(format!(" Writes `{}` {}.", out.name, describe(out)));
     if step.macs > 0 {
         doc.push(format!(" {} multiply-accumulates.", step.macs));
@@ -260,7 +271,11 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
         }
         Kernel::NhwcToNchw { c, h, w } | Kernel::NchwToNhwc { c, h, w } => {
             let (c, h, w, x) = (size(*c), size(*h), size(*w), input(0));
-            let f = if matches!(step.kernel, Kernel::NhwcToNchw { .. }) { quote!(nhwc_to_nchw) } else { quote!(nchw_to_nhwc) };
+            let f = if matches!(step.kernel, Kernel::NhwcToNchw { .. }) {
+                quote!(nhwc_to_nchw)
+            } else {
+                quote!(nchw_to_nhwc)
+            };
             quote!(qrt::layout::#f(#c, #h, #w, #x, split.output);)
         }
     };

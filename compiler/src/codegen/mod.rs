@@ -65,7 +65,12 @@ fn short(hash: &str) -> &str {
 /// The crate's `src/lib.rs`, formatted.
 pub fn render_lib(p: &Program, meta: &Provenance) -> Result<String> {
     let banner = format!(" {}", meta.banner());
-    let doc = format!(" int8 `{}`: {} layers, {} multiply-accumulates per run. See README.md.", meta.model_file, p.steps.len(), p.macs());
+    let doc = format!(
+        " int8 `{}`: {} layers, {} multiply-accumulates per run. See README.md.",
+        meta.model_file,
+        p.steps.len(),
+        p.macs()
+    );
     let items = model_items(p, &Paths { blob: quote!(&BLOB.0) });
     let file = quote! {
         #![doc = #banner]
@@ -78,7 +83,8 @@ pub fn render_lib(p: &Program, meta: &Provenance) -> Result<String> {
 
         #items
     };
-    let parsed: syn::File = syn::parse2(file).map_err(|e| Error::Other(format!("internal error: generated code does not parse: {e}")))?;
+    let parsed: syn::File =
+        syn::parse2(file).map_err(|e| Error::Other(format!("internal error: generated code does not parse: {e}")))?;
     Ok(space_items(&prettyplease::unparse(&parsed)))
 }
 
@@ -87,7 +93,8 @@ fn space_items(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + code.len() / 16);
     let mut prev = "";
     for line in code.lines() {
-        let starts_item = !line.starts_with(' ') && !line.starts_with('}') && !line.starts_with(")") && !line.is_empty();
+        let starts_item =
+            !line.starts_with(' ') && !line.starts_with('}') && !line.starts_with(")") && !line.is_empty();
         let prev_is_prefix = prev.starts_with("///") || prev.starts_with("#[");
         if starts_item && !prev.is_empty() && !prev_is_prefix && !line.starts_with("#![") {
             out.push('\n');
@@ -206,7 +213,8 @@ pub fn write_crate(p: &Program, meta: &Provenance, out_dir: &Path, force: bool) 
 /// A valid package name from a folder name (`my model` -> `my_model`).
 pub fn crate_name_for(dir: &Path) -> String {
     let raw = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut name: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let mut name: String =
+        raw.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     name = name.trim_matches('_').to_string();
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         name = format!("model_{name}");

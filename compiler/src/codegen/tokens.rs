@@ -2,8 +2,8 @@
 //! literals, so the emitted code shows every shape, zero point and multiplier.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
 use qrt::requant::{OutputQuant, Requant};
+use quote::quote;
 
 /// An integer literal (negative values as `-N`).
 pub fn int(v: i64) -> TokenStream {
@@ -55,8 +55,21 @@ pub fn requant(r: &Requant) -> TokenStream {
 /// `qrt::conv::Conv2d { .. }`.
 pub fn conv2d(p: &qrt::conv::Conv2d) -> TokenStream {
     let f = [
-        p.in_h, p.in_w, p.in_c, p.out_h, p.out_w, p.out_c, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.dilation_h,
-        p.dilation_w, p.pad_top, p.pad_left, p.groups,
+        p.in_h,
+        p.in_w,
+        p.in_c,
+        p.out_h,
+        p.out_w,
+        p.out_c,
+        p.kernel_h,
+        p.kernel_w,
+        p.stride_h,
+        p.stride_w,
+        p.dilation_h,
+        p.dilation_w,
+        p.pad_top,
+        p.pad_left,
+        p.groups,
     ]
     .map(size);
     let [in_h, in_w, in_c, out_h, out_w, out_c, kh, kw, sh, sw, dh, dw, pt, pl, g] = f;
@@ -83,7 +96,8 @@ pub fn fully_connected(p: &qrt::fc::FullyConnected) -> TokenStream {
 /// `qrt::add::Add { .. }`.
 pub fn add(p: &qrt::add::Add) -> TokenStream {
     let len = size(p.len);
-    let [za, ma, zb, mb, s] = [p.a_zero_point, p.a_multiplier, p.b_zero_point, p.b_multiplier, p.shift].map(|v| int(v as i64));
+    let [za, ma, zb, mb, s] =
+        [p.a_zero_point, p.a_multiplier, p.b_zero_point, p.b_multiplier, p.shift].map(|v| int(v as i64));
     let out = output_quant(&p.output);
     quote!(qrt::add::Add {
         len: #len,
@@ -97,8 +111,19 @@ pub fn add(p: &qrt::add::Add) -> TokenStream {
 /// `qrt::pool::Pool2d { .. }`.
 pub fn pool2d(p: &qrt::pool::Pool2d) -> TokenStream {
     let f = [
-        p.in_h, p.in_w, p.channels, p.out_h, p.out_w, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_top, p.pad_left,
-        p.pad_bottom, p.pad_right,
+        p.in_h,
+        p.in_w,
+        p.channels,
+        p.out_h,
+        p.out_w,
+        p.kernel_h,
+        p.kernel_w,
+        p.stride_h,
+        p.stride_w,
+        p.pad_top,
+        p.pad_left,
+        p.pad_bottom,
+        p.pad_right,
     ]
     .map(size);
     let [in_h, in_w, c, out_h, out_w, kh, kw, sh, sw, pt, pl, pb, pr] = f;
@@ -116,8 +141,13 @@ pub fn pool2d(p: &qrt::pool::Pool2d) -> TokenStream {
 
 /// `qrt::pool::GlobalAveragePool { .. }`.
 pub fn global_average_pool(p: &qrt::pool::GlobalAveragePool) -> TokenStream {
-    let (px, c, zi, r, zo) =
-        (size(p.pixels), size(p.channels), int(p.in_zero_point as i64), requant(&p.requant), int(p.out_zero_point as i64));
+    let (px, c, zi, r, zo) = (
+        size(p.pixels),
+        size(p.channels),
+        int(p.in_zero_point as i64),
+        requant(&p.requant),
+        int(p.out_zero_point as i64),
+    );
     quote!(qrt::pool::GlobalAveragePool { pixels: #px, channels: #c, in_zero_point: #zi, requant: #r, out_zero_point: #zo })
 }
 

@@ -22,7 +22,9 @@ pub fn fold_batch_norm(g: &mut Graph) -> Result<bool> {
         let node = g.nodes[i].clone();
         let (scale, shift) = affine(g, &node, eps)?;
         let x = node.input(0).ok_or_else(|| node_err(g, &node, "has no input"))?;
-        let conv = g.producer(x).filter(|&p| super::single_use(g, x) && matches!(g.nodes[p].op, Op::Conv(ref c) if c.act.is_none()));
+        let conv = g
+            .producer(x)
+            .filter(|&p| super::single_use(g, x) && matches!(g.nodes[p].op, Op::Conv(ref c) if c.act.is_none()));
         match conv {
             Some(p) => fold_into_conv(g, p, &scale, &shift)?,
             None => {
@@ -82,7 +84,11 @@ fn fold_into_conv(g: &mut Graph, p: usize, scale: &[f64], shift: &[f64]) -> Resu
     let w = g.const_data(w_id).ok_or_else(|| node_err(g, &conv, "weights must be a constant"))?.clone();
     let m = w.shape.first().copied().unwrap_or(0);
     if m != scale.len() {
-        return Err(node_err(g, &conv, &format!("has {m} output channels, the BatchNormalization after it {}", scale.len())));
+        return Err(node_err(
+            g,
+            &conv,
+            &format!("has {m} output channels, the BatchNormalization after it {}", scale.len()),
+        ));
     }
     let per = w.len() / m.max(1);
     let mut new_w = w.data.clone();
@@ -110,8 +116,12 @@ fn fold_into_conv(g: &mut Graph, p: usize, scale: &[f64], shift: &[f64]) -> Resu
 fn insert_depthwise(g: &mut Graph, i: usize, scale: &[f64], shift: &[f64]) {
     let node = g.nodes[i].clone();
     let c = scale.len();
-    let w = g.add_const(format!("{}.weight.dw", node.name), Array::new(vec![c, 1, 1, 1], scale.iter().map(|&v| v as f32).collect()));
-    let b = g.add_const(format!("{}.bias.dw", node.name), Array::new(vec![c], shift.iter().map(|&v| v as f32).collect()));
+    let w = g.add_const(
+        format!("{}.weight.dw", node.name),
+        Array::new(vec![c, 1, 1, 1], scale.iter().map(|&v| v as f32).collect()),
+    );
+    let b =
+        g.add_const(format!("{}.bias.dw", node.name), Array::new(vec![c], shift.iter().map(|&v| v as f32).collect()));
     let conv = Conv {
         kernel_shape: Some([1, 1]),
         strides: [1, 1],
@@ -121,5 +131,10 @@ fn insert_depthwise(g: &mut Graph, i: usize, scale: &[f64], shift: &[f64]) {
         group: c,
         act: Clamp::NONE,
     };
-    g.nodes[i] = Node { name: node.name, op: Op::Conv(conv), inputs: vec![node.inputs[0], Some(w), Some(b)], outputs: vec![node.outputs[0]] };
+    g.nodes[i] = Node {
+        name: node.name,
+        op: Op::Conv(conv),
+        inputs: vec![node.inputs[0], Some(w), Some(b)],
+        outputs: vec![node.outputs[0]],
+    };
 }

@@ -17,7 +17,8 @@ pub fn infer_shapes(g: &mut Graph) -> Result<bool> {
                 None => infos.push(None),
                 Some(id) => {
                     let t = g.tensor(*id);
-                    let shape = t.shape.as_deref().ok_or_else(|| err(format!("the shape of input '{}' is unknown", t.name)))?;
+                    let shape =
+                        t.shape.as_deref().ok_or_else(|| err(format!("the shape of input '{}' is unknown", t.name)))?;
                     infos.push(Some(InputInfo { shape, data: t.data.as_deref() }));
                 }
             }

@@ -17,10 +17,16 @@ pub fn remove_identity(g: &mut Graph) -> Result<bool> {
         if let Some(&mask) = node.outputs.get(1) {
             let used = g.is_graph_output(mask) || !g.consumers(mask).is_empty();
             if used {
-                return Err(Error::node(&g.source, &node.name, node.op.type_name(), "the Dropout mask output is used; only inference-mode Dropout is supported"));
+                return Err(Error::node(
+                    &g.source,
+                    &node.name,
+                    node.op.type_name(),
+                    "the Dropout mask output is used; only inference-mode Dropout is supported",
+                ));
             }
         }
-        let input = node.input(0).ok_or_else(|| Error::node(&g.source, &node.name, node.op.type_name(), "has no input"))?;
+        let input =
+            node.input(0).ok_or_else(|| Error::node(&g.source, &node.name, node.op.type_name(), "has no input"))?;
         super::bypass(g, i, input);
         changed = true;
     }

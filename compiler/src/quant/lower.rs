@@ -15,7 +15,16 @@ use std::collections::HashMap;
 /// Quantizes `g` (after the pass pipeline) with the ranges in `stats` (read from
 /// `stats_source`, named in errors).
 pub fn lower(g: &Graph, stats: &Stats, stats_source: &str) -> Result<Program> {
-    let mut l = Lowering { g, stats, stats_source, tensors: Vec::new(), steps: Vec::new(), blob: BlobBuilder::default(), map: HashMap::new(), converted: HashMap::new() };
+    let mut l = Lowering {
+        g,
+        stats,
+        stats_source,
+        tensors: Vec::new(),
+        steps: Vec::new(),
+        blob: BlobBuilder::default(),
+        map: HashMap::new(),
+        converted: HashMap::new(),
+    };
     let input = *g.inputs.first().ok_or_else(|| Error::format(&g.source, "the model has no input"))?;
     let q_in = l.qparams_of(input)?;
     let shape = l.shape(input)?.to_vec();
@@ -25,7 +34,8 @@ pub fn lower(g: &Graph, stats: &Stats, stats_source: &str) -> Result<Program> {
         l.lower_node(node)?;
     }
     let out = *g.outputs.first().ok_or_else(|| Error::format(&g.source, "the model has no output"))?;
-    let out_q = *l.map.get(&out).ok_or_else(|| Error::tensor(&g.source, &g.tensors[out].name, "the output is not computed"))?;
+    let out_q =
+        *l.map.get(&out).ok_or_else(|| Error::tensor(&g.source, &g.tensors[out].name, "the output is not computed"))?;
     let output = l.want(out_q, Layout::RowMajor);
     Ok(Program {
         source: g.source.clone(),
@@ -58,7 +68,9 @@ impl<'a> Lowering<'a> {
     }
 
     fn shape(&self, t: TensorId) -> Result<&[usize]> {
-        self.g.shape(t).ok_or_else(|| Error::tensor(&self.g.source, &self.g.tensors[t].name, "shape unknown after shape inference"))
+        self.g.shape(t).ok_or_else(|| {
+            Error::tensor(&self.g.source, &self.g.tensors[t].name, "shape unknown after shape inference")
+        })
     }
 
     fn qparams_of(&self, t: TensorId) -> Result<QParams> {
@@ -66,8 +78,23 @@ impl<'a> Lowering<'a> {
         Ok(activation_qparams(min, max))
     }
 
-    fn add_tensor(&mut self, name: &str, shape: Vec<usize>, layout: Layout, q: QParams, alias_of: Option<QTensorId>) -> QTensorId {
-        self.tensors.push(QTensor { name: name.to_string(), shape, layout, scale: q.scale, zero_point: q.zero_point, alias_of, offset: 0 });
+    fn add_tensor(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        layout: Layout,
+        q: QParams,
+        alias_of: Option<QTensorId>,
+    ) -> QTensorId {
+        self.tensors.push(QTensor {
+            name: name.to_string(),
+            shape,
+            layout,
+            scale: q.scale,
+            zero_point: q.zero_point,
+            alias_of,
+            offset: 0,
+        });
         self.tensors.len() - 1
     }
 
@@ -79,9 +106,15 @@ impl<'a> Lowering<'a> {
     fn input(&self, node: &Node, i: usize) -> Result<QTensorId> {
         let t = node.input(i).ok_or_else(|| self.node_err(node, format!("input {i} is missing")))?;
         if self.g.tensors[t].is_const() {
-            return Err(self.node_err(node, format!("input '{}' is a constant; the int8 path needs an activation here", self.g.tensors[t].name)));
+            return Err(self.node_err(
+                node,
+                format!("input '{}' is a constant; the int8 path needs an activation here", self.g.tensors[t].name),
+            ));
         }
-        self.map.get(&t).copied().ok_or_else(|| self.node_err(node, format!("input '{}' was not computed", self.g.tensors[t].name)))
+        self.map
+            .get(&t)
+            .copied()
+            .ok_or_else(|| self.node_err(node, format!("input '{}' was not computed", self.g.tensors[t].name)))
     }
 
     /// `t` in the wanted layout: itself, an alias when the bytes are the same, or a copy.
@@ -100,9 +133,17 @@ impl<'a> Lowering<'a> {
             self.add_tensor(&name, shape, layout, q, Some(t))
         } else {
             let out = self.add_tensor(&name, shape, layout, q, None);
-            let kernel = if layout == Layout::Nhwc { Kernel::NchwToNhwc { c, h, w } } else { Kernel::NhwcToNchw { c, h, w } };
+            let kernel =
+                if layout == Layout::Nhwc { Kernel::NchwToNhwc { c, h, w } } else { Kernel::NhwcToNchw { c, h, w } };
             let op = if layout == Layout::Nhwc { "NCHW->NHWC" } else { "NHWC->NCHW" };
-            self.steps.push(Step { node: self.tensors[t].name.clone(), op: op.into(), kernel, inputs: vec![t], output: out, macs: 0 });
+            self.steps.push(Step {
+                node: self.tensors[t].name.clone(),
+                op: op.into(),
+                kernel,
+                inputs: vec![t],
+                output: out,
+                macs: 0,
+            });
             out
         };
         self.converted.insert((t, layout), converted);
@@ -153,7 +194,15 @@ impl<'a> Lowering<'a> {
 
     /// Bias, multipliers and shifts of a layer whose weights are `wq` with `scales` per
     /// output channel, reading an input with `q_in` and writing `q_out`.
-    fn channel_refs(&mut self, node: &Node, wq: Vec<i8>, scales: &[f32], bias: Option<&[f32]>, q_in: QParams, q_out: QParams) -> Result<ChannelRefs> {
+    fn channel_refs(
+        &mut self,
+        node: &Node,
+        wq: Vec<i8>,
+        scales: &[f32],
+        bias: Option<&[f32]>,
+        q_in: QParams,
+        q_out: QParams,
+    ) -> Result<ChannelRefs> {
         let channels = scales.len();
         let per = wq.len() / channels.max(1);
         let mut b = Vec::with_capacity(channels);
@@ -167,20 +216,32 @@ impl<'a> Lowering<'a> {
             let folded = qb - (q_in.zero_point as i64 * wsum) as f64;
             let worst = folded.abs() + per as f64 * 128.0 * 127.0;
             if worst >= i32::MAX as f64 {
-                return Err(self.node_err(node, format!("channel {c}: bias {real_bias} at scale {acc_scale:e} does not fit the int32 accumulator")));
+                return Err(self.node_err(
+                    node,
+                    format!("channel {c}: bias {real_bias} at scale {acc_scale:e} does not fit the int32 accumulator"),
+                ));
             }
             b.push(folded as i32);
             let m = acc_scale / q_out.scale as f64;
-            let r = Requant::from_f64(m).ok_or_else(|| self.node_err(node, format!("channel {c}: requantization multiplier {m:e} is out of range")))?;
+            let r = Requant::from_f64(m).ok_or_else(|| {
+                self.node_err(node, format!("channel {c}: requantization multiplier {m:e} is out of range"))
+            })?;
             mult.push(r.multiplier);
             shift.push(r.shift);
         }
-        Ok(ChannelRefs { weights: self.blob.push_i8(&wq), bias: self.blob.push_i32(&b), multiplier: self.blob.push_i32(&mult), shift: self.blob.push_i32(&shift) })
+        Ok(ChannelRefs {
+            weights: self.blob.push_i8(&wq),
+            bias: self.blob.push_i32(&b),
+            multiplier: self.blob.push_i32(&mult),
+            shift: self.blob.push_i32(&shift),
+        })
     }
 
     fn weights(&self, node: &Node, i: usize) -> Result<&'a crate::ir::Array> {
         let g: &'a Graph = self.g;
-        node.input(i).and_then(|t| g.const_data(t)).ok_or_else(|| self.node_err(node, format!("input {i} (weights) must be a constant")))
+        node.input(i)
+            .and_then(|t| g.const_data(t))
+            .ok_or_else(|| self.node_err(node, format!("input {i} (weights) must be a constant")))
     }
 
     fn conv(&mut self, node: &Node, conv: &crate::ops::conv::Conv) -> Result<()> {
@@ -232,7 +293,14 @@ impl<'a> Lowering<'a> {
             output: self.output_quant(conv.act, q_out),
         };
         let macs = (p.out_h * p.out_w * p.out_c * kh * kw * cpg) as u64;
-        self.steps.push(Step { node: node.name.clone(), op: Self::label(node, conv.act), kernel: Kernel::Conv(p, refs), inputs: vec![x], output: out, macs });
+        self.steps.push(Step {
+            node: node.name.clone(),
+            op: Self::label(node, conv.act),
+            kernel: Kernel::Conv(p, refs),
+            inputs: vec![x],
+            output: out,
+            macs,
+        });
         Ok(())
     }
 
@@ -258,7 +326,15 @@ impl<'a> Lowering<'a> {
                         let b: Vec<f32> = match c.len() {
                             1 => vec![c.data[0] * gemm.beta; n],
                             len if len == n => c.data.iter().map(|v| v * gemm.beta).collect(),
-                            _ => return Err(self.node_err(node, format!("bias C has shape {:?}; the int8 path needs one value per output ({n})", c.shape))),
+                            _ => {
+                                return Err(self.node_err(
+                                    node,
+                                    format!(
+                                        "bias C has shape {:?}; the int8 path needs one value per output ({n})",
+                                        c.shape
+                                    ),
+                                ))
+                            }
                         };
                         Some(b)
                     }
@@ -289,23 +365,38 @@ impl<'a> Lowering<'a> {
         let rows = self.tensors[x].len() / k.max(1);
         let (wq, scales) = quantize_per_channel(&w_nk, n);
         let refs = self.channel_refs(node, wq, &scales, bias.as_deref(), q_in, q_out)?;
-        let p = qrt::fc::FullyConnected { rows, in_features: k, out_features: n, output: self.output_quant(act, q_out) };
+        let p =
+            qrt::fc::FullyConnected { rows, in_features: k, out_features: n, output: self.output_quant(act, q_out) };
         let macs = (rows * k * n) as u64;
-        self.steps.push(Step { node: node.name.clone(), op: Self::label(node, act), kernel: Kernel::FullyConnected(p, refs), inputs: vec![x], output: out, macs });
+        self.steps.push(Step {
+            node: node.name.clone(),
+            op: Self::label(node, act),
+            kernel: Kernel::FullyConnected(p, refs),
+            inputs: vec![x],
+            output: out,
+            macs,
+        });
         Ok(())
     }
 
     fn add(&mut self, node: &Node, act: Clamp) -> Result<()> {
         let (a, b) = (self.input(node, 0)?, self.input(node, 1)?);
         if self.tensors[a].shape != self.tensors[b].shape {
-            return Err(self.node_err(node, format!("inputs have shapes {:?} and {:?}; the int8 path adds tensors of the same shape", self.tensors[a].shape, self.tensors[b].shape)));
+            return Err(self.node_err(
+                node,
+                format!(
+                    "inputs have shapes {:?} and {:?}; the int8 path adds tensors of the same shape",
+                    self.tensors[a].shape, self.tensors[b].shape
+                ),
+            ));
         }
         let layout = if self.tensors[a].shape.len() == 4 { Layout::Nhwc } else { Layout::RowMajor };
         let (a, b) = (self.want(a, layout), self.want(b, layout));
         let (_, out) = self.output(node, layout)?;
         let (qa, qb, qo) = (self.q(a), self.q(b), self.q(out));
-        let (ma, mb, shift) = qrt::add::encode_pair(qa.scale as f64 / qo.scale as f64, qb.scale as f64 / qo.scale as f64)
-            .ok_or_else(|| self.node_err(node, "input scales are too far from the output scale to rescale"))?;
+        let (ma, mb, shift) =
+            qrt::add::encode_pair(qa.scale as f64 / qo.scale as f64, qb.scale as f64 / qo.scale as f64)
+                .ok_or_else(|| self.node_err(node, "input scales are too far from the output scale to rescale"))?;
         let p = qrt::add::Add {
             len: self.tensors[out].len(),
             a_zero_point: qa.zero_point,
@@ -315,7 +406,14 @@ impl<'a> Lowering<'a> {
             shift,
             output: self.output_quant(act, qo),
         };
-        self.steps.push(Step { node: node.name.clone(), op: Self::label(node, act), kernel: Kernel::Add(p), inputs: vec![a, b], output: out, macs: 0 });
+        self.steps.push(Step {
+            node: node.name.clone(),
+            op: Self::label(node, act),
+            kernel: Kernel::Add(p),
+            inputs: vec![a, b],
+            output: out,
+            macs: 0,
+        });
         Ok(())
     }
 
@@ -347,7 +445,14 @@ impl<'a> Lowering<'a> {
             zero_point: q.zero_point,
         };
         let kernel = if matches!(node.op, Op::MaxPool(_)) { Kernel::MaxPool(p) } else { Kernel::AveragePool(p) };
-        self.steps.push(Step { node: node.name.clone(), op: node.op.type_name().into(), kernel, inputs: vec![x], output: out, macs: 0 });
+        self.steps.push(Step {
+            node: node.name.clone(),
+            op: node.op.type_name().into(),
+            kernel,
+            inputs: vec![x],
+            output: out,
+            macs: 0,
+        });
         Ok(())
     }
 
@@ -359,9 +464,23 @@ impl<'a> Lowering<'a> {
         let q_out = self.q(out);
         let pixels = in_shape[2] * in_shape[3];
         let m = q_in.scale as f64 / (q_out.scale as f64 * pixels as f64);
-        let requant = Requant::from_f64(m).ok_or_else(|| self.node_err(node, format!("requantization multiplier {m:e} is out of range")))?;
-        let p = qrt::pool::GlobalAveragePool { pixels, channels: in_shape[1], in_zero_point: q_in.zero_point, requant, out_zero_point: q_out.zero_point };
-        self.steps.push(Step { node: node.name.clone(), op: "GlobalAveragePool".into(), kernel: Kernel::GlobalAveragePool(p), inputs: vec![x], output: out, macs: 0 });
+        let requant = Requant::from_f64(m)
+            .ok_or_else(|| self.node_err(node, format!("requantization multiplier {m:e} is out of range")))?;
+        let p = qrt::pool::GlobalAveragePool {
+            pixels,
+            channels: in_shape[1],
+            in_zero_point: q_in.zero_point,
+            requant,
+            out_zero_point: q_out.zero_point,
+        };
+        self.steps.push(Step {
+            node: node.name.clone(),
+            op: "GlobalAveragePool".into(),
+            kernel: Kernel::GlobalAveragePool(p),
+            inputs: vec![x],
+            output: out,
+            macs: 0,
+        });
         Ok(())
     }
 
@@ -389,10 +508,27 @@ impl<'a> Lowering<'a> {
             let x = self.want(x, layout);
             let q_in = self.q(x);
             let inner: usize = storage(&self.tensors[x].shape)[pos..].iter().product();
-            let (multiplier, shift) = qrt::concat::encode(q_in.scale as f64 / q_out.scale as f64)
-                .ok_or_else(|| self.node_err(node, format!("input {i}'s scale is too far from the output scale to rescale")))?;
-            let p = qrt::concat::CopyInto { outer, inner, out_inner, offset, in_zero_point: q_in.zero_point, multiplier, shift, out_zero_point: q_out.zero_point };
-            self.steps.push(Step { node: node.name.clone(), op: format!("Concat[{i}]"), kernel: Kernel::CopyInto(p), inputs: vec![x], output: out, macs: 0 });
+            let (multiplier, shift) = qrt::concat::encode(q_in.scale as f64 / q_out.scale as f64).ok_or_else(|| {
+                self.node_err(node, format!("input {i}'s scale is too far from the output scale to rescale"))
+            })?;
+            let p = qrt::concat::CopyInto {
+                outer,
+                inner,
+                out_inner,
+                offset,
+                in_zero_point: q_in.zero_point,
+                multiplier,
+                shift,
+                out_zero_point: q_out.zero_point,
+            };
+            self.steps.push(Step {
+                node: node.name.clone(),
+                op: format!("Concat[{i}]"),
+                kernel: Kernel::CopyInto(p),
+                inputs: vec![x],
+                output: out,
+                macs: 0,
+            });
             offset += inner;
         }
         Ok(())

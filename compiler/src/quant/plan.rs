@@ -36,7 +36,8 @@ pub fn lifetimes(p: &Program) -> Vec<Option<(usize, usize)>> {
 /// Assigns offsets, `arena_bytes` and `arena_lower_bound`.
 pub fn plan(p: &mut Program) {
     let life = lifetimes(p);
-    let mut order: Vec<usize> = (0..p.tensors.len()).filter(|&t| life[t].is_some() && p.tensors[t].alias_of.is_none()).collect();
+    let mut order: Vec<usize> =
+        (0..p.tensors.len()).filter(|&t| life[t].is_some() && p.tensors[t].alias_of.is_none()).collect();
     order.sort_by_key(|&t| (std::cmp::Reverse(p.tensors[t].len()), life[t].map_or(0, |l| l.0)));
     let mut placed: Vec<(usize, usize, (usize, usize))> = Vec::new();
     let mut arena = 0;
