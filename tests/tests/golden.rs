@@ -16,7 +16,8 @@ fn check_golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).expect("write golden file");
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing; run with QFORGE_BLESS=1", path.display()));
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} is missing; run with QFORGE_BLESS=1", path.display()));
     if expected != actual {
         let line = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
         panic!(
@@ -41,7 +42,8 @@ fn digits_crate_matches_golden_files_and_is_reproducible() {
     let command = "qforge compile digits.onnx --stats stats.json -o digits_int8".to_string();
     let meta = pipeline::provenance(&model, "digits_int8", calibration, command);
     let files = qforge::codegen::crate_files(&program, &meta).expect("render");
-    let again = qforge::codegen::crate_files(&pipeline::quantize(&model, &stats, &source).expect("quantize"), &meta).expect("render");
+    let again = qforge::codegen::crate_files(&pipeline::quantize(&model, &stats, &source).expect("quantize"), &meta)
+        .expect("render");
     assert_eq!(files, again, "codegen is not reproducible");
     let text = |name: &str| {
         let (_, bytes) = files.iter().find(|(p, _)| p == Path::new(name)).unwrap_or_else(|| panic!("no {name}"));
