@@ -93,6 +93,7 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8]) {
         Kernel::MaxPool(params) => qrt::pool::max_pool(params, input(0), split.output),
         Kernel::AveragePool(params) => qrt::pool::average_pool(params, input(0), split.output),
         Kernel::GlobalAveragePool(params) => qrt::pool::global_average_pool(params, input(0), split.output),
+        Kernel::Clamp(params) => qrt::clamp::clamp(params, input(0), split.output),
         Kernel::CopyInto(params) => qrt::concat::copy_into(params, input(0), split.output),
         Kernel::NhwcToNchw { c, h, w } => qrt::layout::nhwc_to_nchw(*c, *h, *w, input(0), split.output),
         Kernel::NchwToNhwc { c, h, w } => qrt::layout::nchw_to_nhwc(*c, *h, *w, input(0), split.output),

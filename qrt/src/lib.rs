@@ -17,6 +17,7 @@ extern crate std;
 pub mod add;
 pub mod arena;
 pub mod blob;
+pub mod clamp;
 pub mod concat;
 pub mod conv;
 pub mod fc;

@@ -10,8 +10,17 @@ use crate::calibrate::calibrate_batchnorm;
 use crate::onnx_writer::ModelBuilder;
 
 /// The names [`by_name`] accepts.
-pub const NAMES: &[&str] =
-    &["tiny_cnn", "mobilenet_v2", "resnet_basic", "vgg_stack", "resnet18", "vgg16", "concat_net", "matmul_net"];
+pub const NAMES: &[&str] = &[
+    "tiny_cnn",
+    "mobilenet_v2",
+    "resnet_basic",
+    "vgg_stack",
+    "resnet18",
+    "vgg16",
+    "concat_net",
+    "matmul_net",
+    "standalone_activation_net",
+];
 
 /// Builds the model called `name` (one of [`NAMES`]) for a square input of side `hw`
 /// (ignored by `tiny_cnn` and `matmul_net`, whose input is 8 x 8) with `classes` outputs
@@ -26,6 +35,7 @@ pub fn by_name(name: &str, hw: usize, classes: usize) -> Option<Vec<u8>> {
         "vgg16" => vgg16(hw, classes),
         "concat_net" => concat_net(hw),
         "matmul_net" => matmul_net(),
+        "standalone_activation_net" => standalone_activation_net(hw),
         _ => return None,
     })
 }
@@ -250,6 +260,24 @@ pub fn matmul_net() -> Vec<u8> {
     let y = mb.relu(&y);
     let y = mb.reshape(&y, &[1, -1]);
     let y = mb.matmul(&y, 10);
+    mb.output(&y);
+    mb.finish()
+}
+
+/// Activations that cannot be fused into a producer: ReLU after a MaxPool and ReLU6 after
+/// an AveragePool; input `1 x 3 x hw x hw`, 5 outputs.
+pub fn standalone_activation_net(input_hw: usize) -> Vec<u8> {
+    let mut mb = ModelBuilder::new(0x2_0008);
+    let x = mb.input("input", &[1, 3, input_hw, input_hw]);
+    let y = mb.conv(&x, 8, 3, 1, 1, 1, true);
+    let y = mb.max_pool(&y, 2, 2, 0);
+    let y = mb.relu(&y);
+    let y = mb.conv(&y, 8, 3, 1, 1, 1, true);
+    let y = mb.avg_pool(&y, 2, 2, 0, false);
+    let y = mb.relu6(&y);
+    let y = mb.global_avg_pool(&y);
+    let y = mb.flatten(&y);
+    let y = mb.gemm(&y, 5);
     mb.output(&y);
     mb.finish()
 }

@@ -147,3 +147,8 @@ fn matmul_reshape_net_matches_simulator() {
 fn tiny_cnn_matches_simulator() {
     check_random("tiny_cnn", models::tiny_cnn(), &[1, 1, 8, 8], 10.0);
 }
+
+#[test]
+fn standalone_activations_match_simulator() {
+    check_random("standalone_activation_net", models::standalone_activation_net(16), &[1, 3, 16, 16], 10.0);
+}

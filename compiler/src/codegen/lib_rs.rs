@@ -262,6 +262,13 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
                 qrt::pool::global_average_pool(&P, #x, split.output);
             }
         }
+        Kernel::Clamp(params) => {
+            let (pt, x) = (tokens::clamp(params), input(0));
+            quote! {
+                const P: qrt::clamp::Clamp = #pt;
+                qrt::clamp::clamp(&P, #x, split.output);
+            }
+        }
         Kernel::CopyInto(params) => {
             let (pt, x) = (tokens::copy_into(params), input(0));
             quote! {

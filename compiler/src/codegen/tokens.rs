@@ -160,3 +160,9 @@ pub fn copy_into(p: &qrt::concat::CopyInto) -> TokenStream {
         in_zero_point: #zi, multiplier: #m, shift: #s, out_zero_point: #zo,
     })
 }
+
+/// `qrt::clamp::Clamp { .. }`.
+pub fn clamp(p: &qrt::clamp::Clamp) -> TokenStream {
+    let (len, lo, hi) = (size(p.len), int(p.min as i64), int(p.max as i64));
+    quote!(qrt::clamp::Clamp { len: #len, min: #lo, max: #hi })
+}

@@ -174,8 +174,12 @@ impl<'a> Lowering<'a> {
             Op::GlobalAveragePool => self.global_average_pool(node),
             Op::Concat(c) => self.concat(node, c.axis),
             Op::Flatten(_) | Op::Reshape(_) | Op::Identity | Op::Dropout => self.reshape(node),
-            Op::Relu | Op::Clip(_) => Err(self.node_err(node, "an activation that follows no Conv, Gemm, MatMul or Add cannot be fused, and the int8 path has no standalone activation kernel yet")),
-            Op::BatchNorm(_) => Err(self.node_err(node, "a BatchNormalization that could not be folded into a Conv is not supported by the int8 path")),
+            Op::Relu => self.clamp(node, Clamp { min: 0.0, max: f32::INFINITY }),
+            Op::Clip(c) => self.clamp(node, c.clamp),
+            Op::BatchNorm(_) => Err(self.node_err(
+                node,
+                "a BatchNormalization that could not be folded into a Conv is not supported by the int8 path",
+            )),
         }
     }
 
@@ -531,6 +535,27 @@ impl<'a> Lowering<'a> {
             });
             offset += inner;
         }
+        Ok(())
+    }
+
+    /// An activation that could not be fused: an integer clamp at the input's quantization
+    /// (the output keeps the input's scale and zero point).
+    fn clamp(&mut self, node: &Node, act: Clamp) -> Result<()> {
+        let x = self.input(node, 0)?;
+        let (q, layout, shape) = (self.q(x), self.tensors[x].layout, self.tensors[x].shape.clone());
+        let t = node.outputs[0];
+        let out = self.add_tensor(&self.g.tensors[t].name.clone(), shape, layout, q, None);
+        self.map.insert(t, out);
+        let (min, max) = clamp_bounds(act, q);
+        let p = qrt::clamp::Clamp { len: self.tensors[out].len(), min, max };
+        self.steps.push(Step {
+            node: node.name.clone(),
+            op: node.op.type_name().into(),
+            kernel: Kernel::Clamp(p),
+            inputs: vec![x],
+            output: out,
+            macs: 0,
+        });
         Ok(())
     }
 

@@ -89,6 +89,8 @@ pub enum Kernel {
     AveragePool(Pool2d),
     /// `qrt::pool::global_average_pool`.
     GlobalAveragePool(GlobalAveragePool),
+    /// `qrt::clamp::clamp` (an activation that could not be fused).
+    Clamp(qrt::clamp::Clamp),
     /// `qrt::concat::copy_into` (one per Concat input).
     CopyInto(CopyInto),
     /// `qrt::layout::nhwc_to_nchw`.
