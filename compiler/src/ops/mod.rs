@@ -11,9 +11,11 @@ pub mod batch_norm;
 pub mod clip;
 pub mod concat;
 pub mod conv;
+pub mod dropout;
 pub mod flatten;
 pub mod gemm;
 pub mod global_average_pool;
+mod linalg;
 pub mod mat_mul;
 pub mod max_pool;
 pub mod pool;
@@ -114,7 +116,10 @@ impl Op {
             "Flatten" => Op::Flatten(flatten::Flatten::parse(attrs)?),
             "Reshape" => Op::Reshape(reshape::Reshape::parse(attrs, inputs)?),
             "Identity" => Op::Identity,
-            "Dropout" => Op::Dropout,
+            "Dropout" => {
+                dropout::parse(attrs, inputs)?;
+                Op::Dropout
+            }
             "Concat" => Op::Concat(concat::Concat::parse(attrs)?),
             _ => return Ok(None),
         }))
@@ -146,7 +151,8 @@ impl Op {
         match self {
             Op::Conv(op) => op.infer(inputs),
             Op::BatchNorm(op) => op.infer(inputs),
-            Op::Relu | Op::Identity | Op::Dropout => relu::infer_same(inputs),
+            Op::Relu | Op::Identity => relu::infer_same(inputs),
+            Op::Dropout => dropout::infer(inputs),
             Op::Clip(op) => op.infer(inputs),
             Op::Add(op) => op.infer(inputs),
             Op::MaxPool(op) | Op::AveragePool(op) => op.infer(inputs),
@@ -159,7 +165,20 @@ impl Op {
         }
     }
 
-    /// fp32 reference evaluation. Inputs have been shape-checked by [`Op::infer`].
+    /// Checks that a node of this op declares `count` outputs. Every supported op has exactly
+    /// one; the optional second outputs of `MaxPool` (Indices) and `Dropout` (mask) are
+    /// rejected here with a message saying so.
+    pub fn check_outputs(&self, count: usize) -> Result<(), String> {
+        match (self, count) {
+            (_, 1) => Ok(()),
+            (Op::MaxPool(_), 2) => Err("MaxPool's second output (Indices) is not supported".into()),
+            (Op::Dropout, 2) => Err("Dropout's second output (mask) is not supported".into()),
+            (_, n) => Err(format!("{} has one output, but the node declares {n}", self.type_name())),
+        }
+    }
+
+    /// fp32 reference evaluation. Inputs have been shape-checked by [`Op::infer`]; each op
+    /// checks them again and returns an `Err` (never panics) when they do not fit.
     pub fn eval(&self, inputs: &[Option<&Array>]) -> Result<Vec<Array>, String> {
         match self {
             Op::Conv(op) => op.eval(inputs),
@@ -177,6 +196,22 @@ impl Op {
             Op::Concat(op) => op.eval(inputs),
         }
     }
+}
+
+/// Input infos for arrays whose data are all known; `eval` re-runs shape inference on
+/// them so that bad input is an `Err` there too, never a panic.
+pub(crate) fn infos_of<'a>(inputs: &[Option<&'a Array>]) -> Vec<Option<InputInfo<'a>>> {
+    inputs.iter().map(|i| i.map(|a| InputInfo { shape: &a.shape, data: Some(a) })).collect()
+}
+
+/// Checks the input count: at least `min` slots, at most `max` (`what` names them).
+pub(crate) fn check_input_count<T>(inputs: &[Option<T>], min: usize, max: usize, what: &str) -> Result<(), String> {
+    let n = inputs.len();
+    if n < min || n > max {
+        let count = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        return Err(format!("expects {count} input(s) ({what}), got {n}"));
+    }
+    Ok(())
 }
 
 /// Input `i`, or an error saying it is missing.
