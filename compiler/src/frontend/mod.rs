@@ -92,6 +92,8 @@ pub fn build_graph(raw: RawGraph) -> Result<Graph> {
                 continue;
             }
         };
+        let declared = node.outputs.iter().filter(|o| !o.is_empty()).count();
+        op.check_outputs(declared).map_err(node_err)?;
         let mut outputs = Vec::with_capacity(node.outputs.len());
         for out in &node.outputs {
             if out.is_empty() {

@@ -32,5 +32,6 @@ pub fn infer(inputs: &[Option<InputInfo<'_>>]) -> Result<Vec<Vec<usize>>, String
             None => return Err("training_mode must be a constant (false)".into()),
         }
     }
-    Ok(vec![x.shape.to_vec()])
+    // The optional mask output has the input's shape.
+    Ok(vec![x.shape.to_vec(), x.shape.to_vec()])
 }

@@ -172,7 +172,8 @@ impl Op {
         match (self, count) {
             (_, 1) => Ok(()),
             (Op::MaxPool(_), 2) => Err("MaxPool's second output (Indices) is not supported".into()),
-            (Op::Dropout, 2) => Err("Dropout's second output (mask) is not supported".into()),
+            // An unused mask is dropped with the Dropout; remove-identity rejects a used one.
+            (Op::Dropout, 2) => Ok(()),
             (_, n) => Err(format!("{} has one output, but the node declares {n}", self.type_name())),
         }
     }
@@ -184,7 +185,12 @@ impl Op {
             Op::Conv(op) => op.eval(inputs),
             Op::BatchNorm(op) => op.eval(inputs),
             Op::Relu => relu::eval(inputs),
-            Op::Identity | Op::Dropout => Ok(vec![required(inputs, 0)?.clone()]),
+            Op::Identity => Ok(vec![required(inputs, 0)?.clone()]),
+            // In inference every element is kept: the mask is all true (1.0).
+            Op::Dropout => {
+                let x = required(inputs, 0)?;
+                Ok(vec![x.clone(), Array::new(x.shape.clone(), vec![1.0; x.len()])])
+            }
             Op::Clip(op) => op.eval(inputs),
             Op::Add(op) => op.eval(inputs),
             Op::MaxPool(op) | Op::AveragePool(op) => op.eval(inputs),

@@ -430,7 +430,7 @@ impl<'a> Lowering<'a> {
         let out_shape = self.shape(t)?.to_vec();
         let out = self.add_tensor(&self.g.tensors[t].name.clone(), out_shape.clone(), Layout::Nhwc, q, None);
         self.map.insert(t, out);
-        let pads = pool_pads(pool, [in_shape[2], in_shape[3]]);
+        let pads = pool.resolved_pads([in_shape[2], in_shape[3]]);
         let p = qrt::pool::Pool2d {
             in_h: in_shape[2],
             in_w: in_shape[3],
@@ -571,23 +571,4 @@ impl<'a> Lowering<'a> {
         self.map.insert(t, out);
         Ok(())
     }
-}
-
-/// The effective `[top, left, bottom, right]` pads of a pool (explicit, or from `auto_pad`).
-fn pool_pads(pool: &crate::ops::pool::Pool2d, in_hw: [usize; 2]) -> [usize; 4] {
-    use crate::ops::conv::AutoPad;
-    let mut pads = pool.pads;
-    for d in 0..2 {
-        let (n, k, s) = (in_hw[d], pool.kernel[d], pool.strides[d].max(1));
-        let total = ((n.div_ceil(s) - 1) * s + k).saturating_sub(n);
-        let (begin, end) = match pool.auto_pad {
-            AutoPad::NotSet => continue,
-            AutoPad::Valid => (0, 0),
-            AutoPad::SameUpper => (total / 2, total - total / 2),
-            AutoPad::SameLower => (total - total / 2, total / 2),
-        };
-        pads[d] = begin;
-        pads[d + 2] = end;
-    }
-    pads
 }

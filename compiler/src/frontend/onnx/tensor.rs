@@ -32,9 +32,11 @@ pub fn to_array(t: &TensorProto) -> Result<Array, String> {
             convert(t, len, 4, &t.int32_data, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32, |&v| v as f32)?
         }
         Ok(DataType::Int64) => convert(t, len, 8, &t.int64_data, i64_le_as_f32, |&v| v as f32)?,
+        // Booleans (e.g. Dropout's training_mode) are one byte in raw_data, int32 otherwise.
+        Ok(DataType::Bool) => convert(t, len, 1, &t.int32_data, |b| f32::from(b[0] != 0), |&v| f32::from(v != 0))?,
         _ => {
             return Err(format!(
-                "its element type is {}; qforge reads float32, float64, int32 and int64 tensors",
+                "its element type is {}; qforge reads float32, float64, int32, int64 and bool tensors",
                 type_name(t.data_type)
             ))
         }
