@@ -36,6 +36,7 @@ pub fn by_name(name: &str, hw: usize, classes: usize) -> Option<Vec<u8>> {
         "concat_net" => concat_net(hw),
         "matmul_net" => matmul_net(),
         "standalone_activation_net" => standalone_activation_net(hw),
+        "linear_net" => linear_net(),
         _ => return None,
     })
 }
@@ -278,6 +279,31 @@ pub fn standalone_activation_net(input_hw: usize) -> Vec<u8> {
     let y = mb.global_avg_pool(&y);
     let y = mb.flatten(&y);
     let y = mb.gemm(&y, 5);
+    mb.output(&y);
+    mb.finish()
+}
+
+/// PyTorch's `Linear` on a 3-D input as it exports: MatMul by the transposed weight, then
+/// an Add of the bias, then ReLU; input `1 x 1 x 8 x 8` reshaped to 4 rows of 16 features.
+pub fn linear_net() -> Vec<u8> {
+    let mut mb = ModelBuilder::new(0x2_0009);
+    let x = mb.input("input", &[1, 1, 8, 8]);
+    let y = mb.reshape(&x, &[1, 4, 16]);
+    let mut y = y;
+    for (i, (k, n)) in [(16, 12), (12, 6)].into_iter().enumerate() {
+        let w = mb.rng.normals(k * n, (2.0 / k as f32).sqrt());
+        let w = mb.initializer(&format!("fc{i}.weight_t"), &[k, n], w);
+        let out = mb.fresh("matmul");
+        let m = mb.node("MatMul", &[&y, &w], &[&out], vec![]);
+        mb.set_shape(&m, &[1, 4, n]);
+        let b = mb.rng.normals(n, 0.1);
+        let b = mb.initializer(&format!("fc{i}.bias"), &[n], b);
+        y = mb.add(&m, &b);
+        if i == 0 {
+            y = mb.relu(&y);
+        }
+    }
+    let y = mb.reshape(&y, &[1, 24]);
     mb.output(&y);
     mb.finish()
 }

@@ -152,3 +152,8 @@ fn tiny_cnn_matches_simulator() {
 fn standalone_activations_match_simulator() {
     check_random("standalone_activation_net", models::standalone_activation_net(16), &[1, 3, 16, 16], 10.0);
 }
+
+#[test]
+fn linear_with_bias_add_matches_simulator() {
+    check_random("linear_net", models::linear_net(), &[1, 1, 8, 8], 10.0);
+}

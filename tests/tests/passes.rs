@@ -88,3 +88,12 @@ fn passes_fuse_the_digits_model() {
     let ops: Vec<&str> = g.nodes.iter().map(|n| n.op.type_name()).collect();
     assert_eq!(ops, ["Conv", "Conv", "Conv", "Conv", "Add", "GlobalAveragePool", "Flatten", "Gemm"]);
 }
+
+#[test]
+fn passes_fold_the_linear_bias_adds() {
+    check_passes("linear_net", models::linear_net(), &[1, 1, 8, 8]);
+    let mut g = build_graph(onnx::from_bytes(&models::linear_net(), "linear").expect("read")).expect("build");
+    passes::optimize(&mut g).expect("optimize");
+    let ops: Vec<&str> = g.nodes.iter().map(|n| n.op.type_name()).collect();
+    assert_eq!(ops, ["Reshape", "MatMul", "MatMul", "Reshape"], "both bias Adds and the Relu fold away");
+}

@@ -1,5 +1,7 @@
 //! `MatMul` whose right operand is a constant 2-D matrix `[K, N]`: `Y[..., N] = X[..., K] * W`.
-//! Lowered like `Gemm` (a fully connected layer over the leading rows).
+//! Lowered like `Gemm` (a fully connected layer over the leading rows). An optional third
+//! input, a constant bias `[N]`, is not ONNX's: the fold-bias-add pass sets it when an `Add`
+//! of a constant follows (PyTorch exports `Linear` on 3-D inputs as MatMul + Add).
 
 use super::linalg::{sgemm, MatMut, MatRef};
 use super::{check_input_count, infos_of, required, required_info, Clamp, InputInfo};
@@ -21,7 +23,7 @@ impl Default for MatMul {
 impl MatMul {
     /// Shape inference.
     pub fn infer(&self, inputs: &[Option<InputInfo<'_>>]) -> Result<Vec<Vec<usize>>, String> {
-        check_input_count(inputs, 2, 2, "X, W")?;
+        check_input_count(inputs, 2, 3, "X, W, optional bias")?;
         let x = required_info(inputs, 0)?;
         let w = inputs.get(1).copied().flatten().ok_or("the weights (input 1) are missing")?;
         if w.data.is_none() {
@@ -37,6 +39,11 @@ impl MatMul {
         };
         if xk != k {
             return Err(format!("the input has shape {:?} (K = {xk}) but the weights have shape [{k}, {n}]", x.shape));
+        }
+        if let Some(b) = inputs.get(2).copied().flatten() {
+            if b.data.is_none() || b.shape.iter().product::<usize>() != n {
+                return Err(format!("the bias (input 2) must be a constant of {n} values, got shape {:?}", b.shape));
+            }
         }
         let mut out = lead.to_vec();
         out.push(n);
@@ -58,6 +65,13 @@ impl MatMul {
             0.0,
             MatMut { data: &mut out, rows, cols: n, rs: n },
         );
+        if let Some(b) = inputs.get(2).copied().flatten() {
+            for row in out.chunks_mut(n) {
+                for (v, bias) in row.iter_mut().zip(&b.data) {
+                    *v += bias;
+                }
+            }
+        }
         if !self.act.is_none() {
             let (lo, hi) = (self.act.min, self.act.max);
             for v in &mut out {

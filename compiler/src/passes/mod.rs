@@ -5,12 +5,14 @@
 //! without it, within a stated tolerance) in `compiler/tests/passes.rs`.
 
 mod fold_batch_norm;
+mod fold_bias_add;
 mod fuse_activation;
 mod infer_shapes;
 mod remove_dead;
 mod remove_identity;
 
 pub use fold_batch_norm::fold_batch_norm;
+pub use fold_bias_add::fold_bias_add;
 pub use fuse_activation::fuse_activation;
 pub use infer_shapes::infer_shapes;
 pub use remove_dead::remove_dead;
@@ -33,6 +35,7 @@ pub const PIPELINE: &[Pass] = &[
     Pass { name: "infer-shapes", run: infer_shapes },
     Pass { name: "remove-identity", run: remove_identity },
     Pass { name: "fold-batch-norm", run: fold_batch_norm },
+    Pass { name: "fold-bias-add", run: fold_bias_add },
     Pass { name: "fuse-activation", run: fuse_activation },
     Pass { name: "remove-dead", run: remove_dead },
 ];

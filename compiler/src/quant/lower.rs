@@ -356,7 +356,11 @@ impl<'a> Lowering<'a> {
                         w_nk[ni * k + ki] = w.data[ki * n + ni];
                     }
                 }
-                (mm.act, w_nk, None)
+                let bias = match node.input(2) {
+                    Some(_) => Some(self.weights(node, 2)?.data.clone()),
+                    None => None,
+                };
+                (mm.act, w_nk, bias)
             }
             _ => unreachable!("fully_connected is only called for Gemm and MatMul"),
         };
