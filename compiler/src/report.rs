@@ -96,8 +96,7 @@ pub fn evaluate(g: &Graph, p: &Program, samples: &[Array], labels: Option<&[i64]
         let reference = &outs[0].data;
         let mut snapshots: HashMap<usize, (usize, Vec<i8>)> = HashMap::new();
         let q_in = sim.quantize_input(&sample.data);
-        let q_out = sim.run_int8_observed(&q_in, |step, bytes| {
-            let idx = p.steps.iter().position(|s| std::ptr::eq(s, step)).unwrap_or(0);
+        let q_out = sim.run_int8_observed(&q_in, |idx, step, bytes| {
             snapshots.insert(step.output, (idx, bytes.to_vec()));
         });
         let t_out = &p.tensors[p.output];

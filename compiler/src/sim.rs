@@ -20,16 +20,16 @@ impl<'p> Simulator<'p> {
     }
 
     /// Runs on an int8 input in ONNX order; returns the int8 output in ONNX order.
-    /// `observe` sees each step's output tensor right after the step.
-    pub fn run_int8_observed(&mut self, input: &[i8], mut observe: impl FnMut(&Step, &[i8])) -> Vec<i8> {
+    /// `observe` sees each step (its index and itself) and its output tensor right after it runs.
+    pub fn run_int8_observed(&mut self, input: &[i8], mut observe: impl FnMut(usize, &Step, &[i8])) -> Vec<i8> {
         let p = self.program;
         let t_in = &p.tensors[p.input];
         assert_eq!(input.len(), t_in.len(), "input length does not match the program");
         self.arena[t_in.offset..t_in.offset + t_in.len()].copy_from_slice(input);
-        for step in &p.steps {
+        for (i, step) in p.steps.iter().enumerate() {
             exec(p, self.blob.bytes(), step, &mut self.arena);
             let t = &p.tensors[step.output];
-            observe(step, &self.arena[t.offset..t.offset + t.len()]);
+            observe(i, step, &self.arena[t.offset..t.offset + t.len()]);
         }
         let t_out = &p.tensors[p.output];
         self.arena[t_out.offset..t_out.offset + t_out.len()].to_vec()
@@ -37,7 +37,7 @@ impl<'p> Simulator<'p> {
 
     /// Runs on an int8 input; returns the int8 output.
     pub fn run_int8(&mut self, input: &[i8]) -> Vec<i8> {
-        self.run_int8_observed(input, |_, _| {})
+        self.run_int8_observed(input, |_, _, _| {})
     }
 
     /// Quantizes an f32 input, runs, and dequantizes the output: what the emitted crate's

@@ -6,35 +6,10 @@ use qforge::ir::Array;
 use qforge::{npy, Error};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A fresh folder under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("qforge-dataset-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::TempDir;
 
 fn safetensors(tensors: &[(&str, Dtype, &[usize], Vec<u8>)]) -> Vec<u8> {
     let views: Vec<(String, TensorView<'_>)> = tensors
@@ -75,7 +50,7 @@ fn tensor_error(result: qforge::Result<Vec<Array>>, path: &Path) -> (String, Str
 
 #[test]
 fn npy_samples_along_the_first_axis() {
-    let dir = TempDir::new("npy");
+    let dir = TempDir::new("dataset", "npy");
     let data = ramp(12);
     let path = dir.path("calib.npy");
     npy::write_f32(&path, &[3, 1, 2, 2], &data).unwrap();
@@ -104,7 +79,7 @@ fn float64_npy_samples_are_accepted() {
 
 #[test]
 fn safetensors_samples_by_input_name_or_single_tensor() {
-    let dir = TempDir::new("safetensors");
+    let dir = TempDir::new("dataset", "safetensors");
     let data = ramp(8);
     let path = dir.write(
         "named.safetensors",
@@ -135,7 +110,7 @@ fn safetensors_samples_by_input_name_or_single_tensor() {
 
 #[test]
 fn wrong_shape_names_input_and_expected_shape() {
-    let dir = TempDir::new("shape");
+    let dir = TempDir::new("dataset", "shape");
     let path = dir.path("calib.npy");
     npy::write_f32(&path, &[2, 3, 2, 2], &ramp(24)).unwrap();
     let (tensor, msg) = tensor_error(load_samples(&path, "x", &INPUT), &path);
@@ -154,7 +129,7 @@ fn wrong_shape_names_input_and_expected_shape() {
 
 #[test]
 fn wrong_dtype_is_an_error() {
-    let dir = TempDir::new("dtype");
+    let dir = TempDir::new("dataset", "dtype");
     let path = dir.path("calib.npy");
     npy::write_i8(&path, &[1, 1, 2, 2], &[1, 2, 3, 4]).unwrap();
     let (tensor, msg) = tensor_error(load_samples(&path, "x", &INPUT), &path);
@@ -168,7 +143,7 @@ fn wrong_dtype_is_an_error() {
 
 #[test]
 fn no_samples_is_an_error() {
-    let dir = TempDir::new("empty");
+    let dir = TempDir::new("dataset", "empty");
     let path = dir.path("calib.npy");
     npy::write_f32(&path, &[0, 1, 2, 2], &[]).unwrap();
     let (_, msg) = tensor_error(load_samples(&path, "x", &INPUT), &path);
@@ -177,7 +152,7 @@ fn no_samples_is_an_error() {
 
 #[test]
 fn non_finite_values_name_the_sample() {
-    let dir = TempDir::new("nan");
+    let dir = TempDir::new("dataset", "nan");
     let path = dir.path("calib.npy");
     let mut data = ramp(12);
     data[6] = f32::NAN;
@@ -194,7 +169,7 @@ fn non_finite_values_name_the_sample() {
 
 #[test]
 fn other_file_kinds_are_refused() {
-    let dir = TempDir::new("kind");
+    let dir = TempDir::new("dataset", "kind");
     let path = dir.write("calib.csv", "1,2,3,4\n");
     let e = load_samples(&path, "x", &INPUT).unwrap_err();
     assert!(matches!(&e, Error::Format { file, .. } if file == &path.display().to_string()), "{e:?}");
@@ -218,7 +193,7 @@ fn labels() {
     let refs = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/npy");
     assert_eq!(load_labels(&refs.join("i64_4.npy"), 4).unwrap(), vec![0, 3, 1, 9]);
 
-    let dir = TempDir::new("labels");
+    let dir = TempDir::new("dataset", "labels");
     let path = dir.path("labels.npy");
     npy::write_f32(&path, &[3], &[2.0, 0.0, 7.0]).unwrap();
     assert_eq!(load_labels(&path, 3).unwrap(), vec![2, 0, 7]);

@@ -9,32 +9,11 @@ use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::TempDir;
+
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/json")
-}
-
-/// A fresh folder under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("qforge-json-frontend-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
@@ -161,7 +140,7 @@ fn reference_graph_reads_into_raw_graph() {
 
 #[test]
 fn default_opset_is_17_and_weights_argument_overrides_the_json() {
-    let dir = TempDir::new("override");
+    let dir = TempDir::new("json-frontend", "override");
     // The JSON names a file that does not exist; the argument wins.
     let json_path = dir.write("g.json", conv_graph(Some("missing.safetensors")));
     let weights = dir.write("other.safetensors", conv_weights());
@@ -181,7 +160,7 @@ fn default_opset_is_17_and_weights_argument_overrides_the_json() {
 
 #[test]
 fn weights_named_in_the_json_are_relative_to_it() {
-    let dir = TempDir::new("relative");
+    let dir = TempDir::new("json-frontend", "relative");
     std::fs::create_dir_all(dir.0.join("sub")).unwrap();
     let json_path = dir.write("sub/g.json", conv_graph(Some("w.safetensors")));
     dir.write("sub/w.safetensors", conv_weights());
@@ -191,7 +170,7 @@ fn weights_named_in_the_json_are_relative_to_it() {
 
 #[test]
 fn bfloat16_and_int32_weights_are_converted() {
-    let dir = TempDir::new("bf16");
+    let dir = TempDir::new("json-frontend", "bf16");
     let json_path = dir.write("g.json", conv_graph(None));
     // bfloat16 2.0 is 0x4000; 0.5 as int32 is not representable, so use 7.
     let st = safetensors(&[
@@ -206,7 +185,7 @@ fn bfloat16_and_int32_weights_are_converted() {
 
 #[test]
 fn missing_json_file_is_an_io_error() {
-    let dir = TempDir::new("missing-json");
+    let dir = TempDir::new("json-frontend", "missing-json");
     let path = dir.0.join("nope.json");
     let e = expect_err(json::load(&path, None));
     assert!(matches!(&e, Error::Io { path: p, .. } if p == &path), "{e:?}");
@@ -215,7 +194,7 @@ fn missing_json_file_is_an_io_error() {
 
 #[test]
 fn invalid_json_reports_line_and_column() {
-    let dir = TempDir::new("invalid-json");
+    let dir = TempDir::new("json-frontend", "invalid-json");
     let path = dir.write("g.json", "{\n  \"qforge_graph\": 1,\n  \"inputs\": [,]\n}");
     let e = expect_err(json::load(&path, None));
     match &e {
@@ -232,7 +211,7 @@ fn invalid_json_reports_line_and_column() {
 
 #[test]
 fn unknown_keys_are_errors() {
-    let dir = TempDir::new("unknown-keys");
+    let dir = TempDir::new("json-frontend", "unknown-keys");
     let top = conv_graph(None).replace("\"outputs\": [\"c1\"],\n  \"nodes\"", "\"outputs\": [\"c1\"],\n  \"nodez\"");
     let path = dir.write("top.json", top);
     let e = expect_err(json::load(&path, None));
@@ -256,7 +235,7 @@ fn unknown_keys_are_errors() {
 
 #[test]
 fn missing_fields_are_errors() {
-    let dir = TempDir::new("missing-fields");
+    let dir = TempDir::new("json-frontend", "missing-fields");
     let path = dir.write("g.json", r#"{"qforge_graph": 1, "inputs": [], "outputs": []}"#);
     let e = expect_err(json::load(&path, None));
     assert!(matches!(&e, Error::Format { msg, .. } if msg.contains("missing field `nodes`")), "{e:?}");
@@ -264,7 +243,7 @@ fn missing_fields_are_errors() {
 
 #[test]
 fn format_version_must_be_1() {
-    let dir = TempDir::new("version");
+    let dir = TempDir::new("json-frontend", "version");
     let path = dir.write("v2.json", conv_graph(None).replace("\"qforge_graph\": 1", "\"qforge_graph\": 2"));
     let e = expect_err(json::load(&path, None));
     match &e {
@@ -284,7 +263,7 @@ fn format_version_must_be_1() {
 
 #[test]
 fn missing_weight_names_node_and_file() {
-    let dir = TempDir::new("missing-weight");
+    let dir = TempDir::new("json-frontend", "missing-weight");
     let json_path = dir.write("g.json", conv_graph(Some("digits.safetensors")));
     let weights = dir.write(
         "digits.safetensors",
@@ -304,7 +283,7 @@ fn missing_weight_names_node_and_file() {
 
 #[test]
 fn missing_weight_suggests_a_prefixed_key() {
-    let dir = TempDir::new("prefix");
+    let dir = TempDir::new("json-frontend", "prefix");
     let json_path = dir.write("g.json", conv_graph(None));
     let weights = dir.write(
         "w.safetensors",
@@ -319,7 +298,7 @@ fn missing_weight_suggests_a_prefixed_key() {
 
 #[test]
 fn weights_needed_but_no_file_given() {
-    let dir = TempDir::new("no-weights");
+    let dir = TempDir::new("json-frontend", "no-weights");
     let json_path = dir.write("g.json", conv_graph(None));
     let e = expect_err(json::load(&json_path, None));
     match &e {
@@ -334,7 +313,7 @@ fn weights_needed_but_no_file_given() {
 
 #[test]
 fn graph_without_weights_needs_no_file() {
-    let dir = TempDir::new("weightless");
+    let dir = TempDir::new("json-frontend", "weightless");
     let json_path = dir.write(
         "g.json",
         r#"{"qforge_graph": 1, "inputs": [{"name": "x", "shape": [1, 4]}], "outputs": ["y"],
@@ -358,7 +337,7 @@ fn assert_safetensors_format_error(e: &Error, weights: &Path, fragment: &str) {
 
 #[test]
 fn lying_safetensors_headers_are_format_errors() {
-    let dir = TempDir::new("lying");
+    let dir = TempDir::new("json-frontend", "lying");
     let json_path = dir.write("g.json", conv_graph(None));
     let data = f32_bytes(&[2.0, 0.5]);
 
@@ -406,7 +385,7 @@ fn lying_safetensors_headers_are_format_errors() {
 
 #[test]
 fn unsupported_weight_dtype_names_the_tensor() {
-    let dir = TempDir::new("dtype");
+    let dir = TempDir::new("json-frontend", "dtype");
     let json_path = dir.write("g.json", conv_graph(None));
     let weights = dir.write(
         "w.safetensors",
@@ -428,7 +407,7 @@ fn unsupported_weight_dtype_names_the_tensor() {
 
 #[test]
 fn bad_attribute_names_the_node() {
-    let dir = TempDir::new("bad-attr");
+    let dir = TempDir::new("json-frontend", "bad-attr");
     let json_path = dir.write("g.json", conv_graph(None).replace("\"kernel_shape\": [1, 1]", "\"ceil_mode\": true"));
     let e = expect_err(json::load(&json_path, None));
     match &e {
@@ -448,7 +427,7 @@ fn bad_attribute_names_the_node() {
 
 #[test]
 fn zero_dimension_input_is_an_error() {
-    let dir = TempDir::new("zero-dim");
+    let dir = TempDir::new("json-frontend", "zero-dim");
     let json_path = dir.write("g.json", conv_graph(None).replace("[1, 1, 4, 4]", "[1, 0, 4, 4]"));
     let e = expect_err(json::load(&json_path, None));
     assert!(matches!(&e, Error::Tensor { tensor, .. } if tensor == "input"), "{e:?}");

@@ -5,6 +5,9 @@ use qforge::npy::{self, Dtype, Npy, NpyData};
 use qforge::Error;
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::TempDir;
+
 fn reference(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/npy").join(name)
 }
@@ -15,24 +18,6 @@ fn read_ref(name: &str) -> Npy {
 
 fn ref_bytes(name: &str) -> Vec<u8> {
     std::fs::read(reference(name)).unwrap()
-}
-
-/// A fresh folder under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("qforge-npy-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn format_error(bytes: &[u8]) -> String {
@@ -142,7 +127,7 @@ fn data_always_starts_on_a_64_byte_boundary() {
 
 #[test]
 fn round_trip_through_files() {
-    let dir = TempDir::new("round-trip");
+    let dir = TempDir::new("npy", "round-trip");
     let path = dir.0.join("a.npy");
     let data: Vec<f32> = (0..24).map(|i| (i as f32 - 11.5) * 0.37).chain([f32::MIN, f32::MAX, f32::EPSILON]).collect();
     npy::write_f32(&path, &[3, 9], &data).unwrap();
@@ -158,7 +143,7 @@ fn round_trip_through_files() {
 
 #[test]
 fn writing_a_mismatched_shape_is_an_error() {
-    let dir = TempDir::new("mismatch");
+    let dir = TempDir::new("npy", "mismatch");
     let path = dir.0.join("a.npy");
     let e = npy::write_f32(&path, &[2, 3], &[1.0; 5]).unwrap_err();
     assert!(matches!(&e, Error::Format { file, .. } if file.ends_with("a.npy")), "{e:?}");

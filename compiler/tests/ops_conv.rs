@@ -5,6 +5,9 @@ use qforge::ir::{Array, AttrValue, Attrs};
 use qforge::ops::conv::{AutoPad, Conv};
 use qforge::ops::{Clamp, InputInfo, Op};
 
+mod common;
+use common::{attrs, ints};
+
 /// A small deterministic generator (xorshift) of values in [-1, 1).
 struct Rng(u64);
 
@@ -20,18 +23,6 @@ impl Rng {
         let n = shape.iter().product();
         Array::new(shape.to_vec(), (0..n).map(|_| self.next()).collect())
     }
-}
-
-fn attrs(list: &[(&str, AttrValue)]) -> Attrs {
-    let mut a = Attrs::default();
-    for (k, v) in list {
-        a.set(*k, v.clone());
-    }
-    a
-}
-
-fn ints(v: &[i64]) -> AttrValue {
-    AttrValue::Ints(v.to_vec())
 }
 
 /// One row of the table.

@@ -3,29 +3,10 @@
 
 use qforge::ir::{Array, AttrValue, Attrs};
 use qforge::ops::add::Add;
-use qforge::ops::{Clamp, InputInfo, Op};
+use qforge::ops::{Clamp, Op};
 
-fn attrs(list: &[(&str, AttrValue)]) -> Attrs {
-    let mut a = Attrs::default();
-    for (k, v) in list {
-        a.set(*k, v.clone());
-    }
-    a
-}
-
-fn arr(shape: &[usize], data: &[f32]) -> Array {
-    Array::new(shape.to_vec(), data.to_vec())
-}
-
-/// Input infos: `constant[i]` says whether input `i` is a constant.
-fn infos<'a>(inputs: &[&'a Array], constant: &[bool]) -> Vec<Option<InputInfo<'a>>> {
-    inputs.iter().zip(constant).map(|(a, &c)| Some(InputInfo { shape: &a.shape, data: c.then_some(*a) })).collect()
-}
-
-fn eval(op: &Op, inputs: &[&Array]) -> Result<Array, String> {
-    let args: Vec<Option<&Array>> = inputs.iter().map(|a| Some(*a)).collect();
-    op.eval(&args).map(|mut v| v.remove(0))
-}
+mod common;
+use common::{arr, attrs, eval, infos};
 
 #[test]
 fn add_same_shape_and_broadcast() {

@@ -2,28 +2,10 @@
 //! against hand-computed products and a naive triple loop.
 
 use qforge::ir::{Array, AttrValue, Attrs};
-use qforge::ops::{Clamp, InputInfo, Op};
+use qforge::ops::{Clamp, Op};
 
-fn attrs(list: &[(&str, AttrValue)]) -> Attrs {
-    let mut a = Attrs::default();
-    for (k, v) in list {
-        a.set(*k, v.clone());
-    }
-    a
-}
-
-fn arr(shape: &[usize], data: &[f32]) -> Array {
-    Array::new(shape.to_vec(), data.to_vec())
-}
-
-fn infos<'a>(inputs: &[&'a Array], constant: &[bool]) -> Vec<Option<InputInfo<'a>>> {
-    inputs.iter().zip(constant).map(|(a, &c)| Some(InputInfo { shape: &a.shape, data: c.then_some(*a) })).collect()
-}
-
-fn eval(op: &Op, inputs: &[&Array]) -> Result<Array, String> {
-    let args: Vec<Option<&Array>> = inputs.iter().map(|a| Some(*a)).collect();
-    op.eval(&args).map(|mut v| v.remove(0))
-}
+mod common;
+use common::{arr, attrs, eval, infos};
 
 fn gemm(list: &[(&str, AttrValue)]) -> Op {
     Op::parse("Gemm", &attrs(list), 13, &[]).unwrap().unwrap()

@@ -5,21 +5,8 @@ use qforge::ir::{Array, AttrValue, Attrs};
 use qforge::ops::pool::{Pool2d, PoolKind};
 use qforge::ops::{InputInfo, Op};
 
-fn attrs(list: &[(&str, AttrValue)]) -> Attrs {
-    let mut a = Attrs::default();
-    for (k, v) in list {
-        a.set(*k, v.clone());
-    }
-    a
-}
-
-fn ints(v: &[i64]) -> AttrValue {
-    AttrValue::Ints(v.to_vec())
-}
-
-fn int(v: i64) -> AttrValue {
-    AttrValue::Int(v)
-}
+mod common;
+use common::{attrs, int, ints};
 
 fn run(op_type: &str, a: &Attrs, x: &Array) -> Result<Array, String> {
     let op = Op::parse(op_type, a, 17, &[])?.expect("supported");

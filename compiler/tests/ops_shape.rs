@@ -3,17 +3,8 @@
 use qforge::ir::{Array, AttrValue, Attrs};
 use qforge::ops::{InputInfo, Op};
 
-fn attrs(list: &[(&str, AttrValue)]) -> Attrs {
-    let mut a = Attrs::default();
-    for (k, v) in list {
-        a.set(*k, v.clone());
-    }
-    a
-}
-
-fn arr(shape: &[usize], data: &[f32]) -> Array {
-    Array::new(shape.to_vec(), data.to_vec())
-}
+mod common;
+use common::{arr, attrs};
 
 fn infer(op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>, String> {
     let infos: Vec<Option<InputInfo>> = shapes.iter().map(|s| Some(InputInfo { shape: s, data: None })).collect();
