@@ -113,6 +113,65 @@ fn digits_model_matches_simulator() {
     assert!(test.len() >= 100);
     let sqnr = check_model("digits", &onnx, calib, test);
     assert!(sqnr > 25.0, "digits: SQNR {sqnr:.1} dB");
+    check_emitted_api(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e/digits/digits_int8"));
+}
+
+/// The emitted crate's own API, exercised by a test compiled inside that crate.
+const API_TEST: &str = r#"
+use digits_int8::*;
+
+#[test]
+fn wrong_lengths_are_errors() {
+    let mut m = Model::new();
+    let mut out = [0f32; OUTPUT_LEN];
+    assert_eq!(m.run(&[0.0; 3], &mut out), Err(Error::InputLength { expected: INPUT_LEN, actual: 3 }));
+    let mut short = [0f32; 2];
+    assert_eq!(m.run(&[0.0; INPUT_LEN], &mut short), Err(Error::OutputLength { expected: OUTPUT_LEN, actual: 2 }));
+    let mut q = [0i8; OUTPUT_LEN];
+    assert!(m.run_int8(&[0; 5], &mut q).is_err());
+}
+
+#[test]
+fn a_short_arena_is_refused() {
+    let mut arena = vec![0i8; ARENA_BYTES - 1];
+    let mut out = [0f32; OUTPUT_LEN];
+    let err = run_with_arena(&mut arena, &[0.0; INPUT_LEN], &mut out);
+    assert_eq!(err, Err(Error::ArenaTooSmall { expected: ARENA_BYTES, actual: ARENA_BYTES - 1 }));
+}
+
+#[test]
+fn int8_and_float_entry_points_agree() {
+    let input: Vec<f32> = (0..INPUT_LEN).map(|i| (i % 17) as f32 / 16.0).collect();
+    let mut m = Model::new();
+    let mut out = [0f32; OUTPUT_LEN];
+    m.run(&input, &mut out).unwrap();
+    // Quantize as the model card says, run the int8 entry point, dequantize.
+    let q: Vec<i8> = input.iter().map(|&x| ((x / INPUT_SCALE).round() as i32 + INPUT_ZERO_POINT).clamp(-128, 127) as i8).collect();
+    let mut q_out = [0i8; OUTPUT_LEN];
+    m.run_int8(&q, &mut q_out).unwrap();
+    for (f, q) in out.iter().zip(q_out) {
+        assert_eq!(*f, (q as i32 - OUTPUT_ZERO_POINT) as f32 * OUTPUT_SCALE);
+    }
+    // A caller-owned arena gives the same answer.
+    let mut arena = vec![0i8; ARENA_BYTES + 7];
+    let mut out2 = [0f32; OUTPUT_LEN];
+    run_with_arena(&mut arena, &input, &mut out2).unwrap();
+    assert_eq!(out, out2);
+}
+"#;
+
+fn check_emitted_api(crate_dir: &Path) {
+    std::fs::create_dir_all(crate_dir.join("tests")).expect("tests dir");
+    std::fs::write(crate_dir.join("tests/api.rs"), API_TEST).expect("write api test");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("emitted-target");
+    let status = Command::new(cargo)
+        .args(["test", "--release", "--offline", "--quiet", "--test", "api"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .expect("run cargo test");
+    assert!(status.success(), "the emitted crate's API test failed");
 }
 
 /// Quantization noise compounds through 50+ random layers: on this model and data ONNX

@@ -54,3 +54,25 @@ fn digits_crate_matches_golden_files_and_is_reproducible() {
     check_golden("Cargo.toml", &text("Cargo.toml"));
     check_golden("inspect.txt", &qforge::inspect::render(&model));
 }
+
+/// The native format (JSON graph + safetensors, same weights) compiles to the same program
+/// as the ONNX export, byte for byte: same weights blob, same generated layers.
+#[test]
+fn json_and_onnx_digits_compile_to_the_same_program() {
+    let dir = root().join("examples/digits");
+    let ranges = Ranges::Stats(root().join("tests/golden/digits/stats.json"));
+    let compile = |file: &str| {
+        let model = pipeline::load(&dir.join(file), None).expect("load");
+        let (stats, calibration, source) = ranges.resolve(&model, false).expect("stats");
+        let program = pipeline::quantize(&model, &stats, &source).expect("quantize");
+        let meta = pipeline::provenance(&model, "digits_int8", calibration, "same".into());
+        let lib = qforge::codegen::render_lib(&program, &meta).expect("render");
+        // Drop the banner, which names the model file and its hash.
+        let body: String = lib.lines().filter(|l| !l.starts_with("//!")).collect::<Vec<_>>().join("\n");
+        (program.blob, body)
+    };
+    let (onnx_blob, onnx_lib) = compile("digits.onnx");
+    let (json_blob, json_lib) = compile("digits.json");
+    assert!(onnx_blob == json_blob, "weight blobs differ");
+    assert_eq!(onnx_lib, json_lib);
+}
