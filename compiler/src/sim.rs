@@ -3,7 +3,8 @@
 //! computes is what the crate computes, byte for byte.
 
 use crate::quant::blob::AlignedBlob;
-use crate::quant::{BlobRef, ChannelRefs, Kernel, Program, Step};
+use crate::quant::{BlobRef, ChannelRefs, GemmRefs, Kernel, Program, Step};
+use qrt::gemm::GemmQuant;
 use qrt::requant::ChannelQuant;
 
 /// A program ready to run, with its blob aligned and its arena allocated.
@@ -74,6 +75,16 @@ fn channel_quant<'b>(blob: &'b [u8], r: &ChannelRefs) -> ChannelQuant<'b> {
     }
 }
 
+fn gemm_quant<'b>(blob: &'b [u8], r: &GemmRefs) -> GemmQuant<'b> {
+    let c = channel_quant(blob, &r.base);
+    GemmQuant {
+        bias: c.bias,
+        bias_u8: qrt::blob::i32s(blob, r.bias_u8.offset, r.bias_u8.len),
+        multiplier: c.multiplier,
+        shift: c.shift,
+    }
+}
+
 /// Executes one step on the arena (the emitted crate's per-layer function does the same).
 fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8]) {
     let out = &p.tensors[step.output];
@@ -86,8 +97,12 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8]) {
         Kernel::Conv(params, r) => {
             qrt::conv::conv2d(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
         }
-        Kernel::FullyConnected(params, r) => {
-            qrt::fc::fully_connected(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
+        Kernel::Gemm(params, r) => {
+            let q = gemm_quant(blob, r);
+            qrt::gemm::gemm(params, input(0), i8s(blob, r.base.weights), &q, split.output)
+        }
+        Kernel::Depthwise(params, r) => {
+            qrt::depthwise::depthwise(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
         }
         Kernel::Add(params) => qrt::add::add(params, input(0), input(1), split.output),
         Kernel::MaxPool(params) => qrt::pool::max_pool(params, input(0), split.output),

@@ -3,7 +3,7 @@
 //! `qrt` call the simulator makes (see `crate::sim`).
 
 use super::tokens::{self, size};
-use crate::quant::{ChannelRefs, Kernel, Program, QTensor, Step};
+use crate::quant::{ChannelRefs, GemmRefs, Kernel, Program, QTensor, Step};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use std::collections::HashSet;
@@ -232,12 +232,20 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
                 qrt::conv::conv2d(&P, #x, #w, &q, split.output);
             }
         }
-        Kernel::FullyConnected(params, refs) => {
-            let (pt, w, q, x) = (tokens::fully_connected(params), weights(refs), quant(refs), input(0));
+        Kernel::Gemm(params, refs) => {
+            let (pt, w, q, x) = (tokens::gemm(params), weights(&refs.base), gemm_quant(refs), input(0));
             quote! {
-                const P: qrt::fc::FullyConnected = #pt;
+                const P: qrt::gemm::Gemm = #pt;
                 let q = #q;
-                qrt::fc::fully_connected(&P, #x, #w, &q, split.output);
+                qrt::gemm::gemm(&P, #x, #w, &q, split.output);
+            }
+        }
+        Kernel::Depthwise(params, refs) => {
+            let (pt, w, q, x) = (tokens::depthwise(params), weights(refs), quant(refs), input(0));
+            quote! {
+                const P: qrt::depthwise::Depthwise = #pt;
+                let q = #q;
+                qrt::depthwise::depthwise(&P, #x, #w, &q, split.output);
             }
         }
         Kernel::Add(params) => {
@@ -298,6 +306,15 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
 fn weights(r: &ChannelRefs) -> TokenStream {
     let (off, len) = (size(r.weights.offset), size(r.weights.len));
     quote!(weights(#off, #len))
+}
+
+fn gemm_quant(r: &GemmRefs) -> TokenStream {
+    let slice = |b: crate::quant::BlobRef| {
+        let (off, len) = (size(b.offset), size(b.len));
+        quote!(words(#off, #len))
+    };
+    let (b, bu, m, s) = (slice(r.base.bias), slice(r.bias_u8), slice(r.base.multiplier), slice(r.base.shift));
+    quote!(qrt::gemm::GemmQuant { bias: #b, bias_u8: #bu, multiplier: #m, shift: #s })
 }
 
 fn quant(r: &ChannelRefs) -> TokenStream {

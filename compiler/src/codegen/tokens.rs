@@ -87,10 +87,31 @@ pub fn conv2d(p: &qrt::conv::Conv2d) -> TokenStream {
     })
 }
 
-/// `qrt::fc::FullyConnected { .. }`.
-pub fn fully_connected(p: &qrt::fc::FullyConnected) -> TokenStream {
-    let (rows, k, n, out) = (size(p.rows), size(p.in_features), size(p.out_features), output_quant(&p.output));
-    quote!(qrt::fc::FullyConnected { rows: #rows, in_features: #k, out_features: #n, output: #out })
+/// `qrt::gemm::Gemm { .. }`.
+pub fn gemm(p: &qrt::gemm::Gemm) -> TokenStream {
+    let [rows, k, n, is, os] = [p.rows, p.k, p.n, p.input_stride, p.output_stride].map(size);
+    let out = output_quant(&p.output);
+    quote!(qrt::gemm::Gemm { rows: #rows, k: #k, n: #n, input_stride: #is, output_stride: #os, output: #out })
+}
+
+/// `qrt::depthwise::Depthwise { .. }`.
+pub fn depthwise(p: &qrt::depthwise::Depthwise) -> TokenStream {
+    let f = [
+        p.in_h, p.in_w, p.channels, p.out_h, p.out_w, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_top,
+        p.pad_left,
+    ]
+    .map(size);
+    let [in_h, in_w, c, out_h, out_w, kh, kw, sh, sw, pt, pl] = f;
+    let (zi, out) = (int(p.input_zero_point as i64), output_quant(&p.output));
+    quote!(qrt::depthwise::Depthwise {
+        in_h: #in_h, in_w: #in_w, channels: #c,
+        out_h: #out_h, out_w: #out_w,
+        kernel_h: #kh, kernel_w: #kw,
+        stride_h: #sh, stride_w: #sw,
+        pad_top: #pt, pad_left: #pl,
+        input_zero_point: #zi,
+        output: #out,
+    })
 }
 
 /// `qrt::add::Add { .. }`.

@@ -4,7 +4,7 @@
 
 use super::blob::BlobBuilder;
 use super::params::{activation_qparams, clamp_bounds, quantize_per_channel, QParams};
-use super::program::{ChannelRefs, Kernel, Layout, Program, QTensor, QTensorId, Step};
+use super::program::{ChannelRefs, GemmRefs, Kernel, Layout, Program, QTensor, QTensorId, Step};
 use crate::calib::Stats;
 use crate::error::{Error, Result};
 use crate::ir::{Graph, Node, TensorId};
@@ -198,47 +198,64 @@ impl<'a> Lowering<'a> {
 
     /// Bias, multipliers and shifts of a layer whose weights are `wq` with `scales` per
     /// output channel, reading an input with `q_in` and writing `q_out`.
-    fn channel_refs(
-        &mut self,
+    /// Per-channel bias (zero-point terms folded in), multipliers and shifts of a layer
+    /// whose int8 weights are `wq` (`[channel][per]`) with `scales` per output channel.
+    fn channel_consts(
+        &self,
         node: &Node,
-        wq: Vec<i8>,
+        wq: &[i8],
         scales: &[f32],
         bias: Option<&[f32]>,
         q_in: QParams,
         q_out: QParams,
-    ) -> Result<ChannelRefs> {
+    ) -> Result<Consts> {
         let channels = scales.len();
         let per = wq.len() / channels.max(1);
-        let mut b = Vec::with_capacity(channels);
-        let mut mult = Vec::with_capacity(channels);
-        let mut shift = Vec::with_capacity(channels);
+        let mut out = Consts::default();
         for c in 0..channels {
             let acc_scale = q_in.scale as f64 * scales[c] as f64;
             let real_bias = bias.map_or(0.0, |b| b[c] as f64);
             let qb = (real_bias / acc_scale).round();
             let wsum: i64 = wq[c * per..(c + 1) * per].iter().map(|&v| v as i64).sum();
             let folded = qb - (q_in.zero_point as i64 * wsum) as f64;
-            let worst = folded.abs() + per as f64 * 128.0 * 127.0;
+            // Worst case of the accumulator on every backend, including the unsigned-input
+            // form `bias - 128 * Σw + Σ (x + 128) * w` of the VNNI kernels.
+            let worst = (folded.abs() + per as f64 * 128.0 * 127.0)
+                .max((folded - 128.0 * wsum as f64).abs() + per as f64 * 255.0 * 127.0);
             if worst >= i32::MAX as f64 {
                 return Err(self.node_err(
                     node,
                     format!("channel {c}: bias {real_bias} at scale {acc_scale:e} does not fit the int32 accumulator"),
                 ));
             }
-            b.push(folded as i32);
+            out.bias.push(folded as i32);
             let m = acc_scale / q_out.scale as f64;
             let r = Requant::from_f64(m).ok_or_else(|| {
                 self.node_err(node, format!("channel {c}: requantization multiplier {m:e} is out of range"))
             })?;
-            mult.push(r.multiplier);
-            shift.push(r.shift);
+            out.multiplier.push(r.multiplier);
+            out.shift.push(r.shift);
         }
-        Ok(ChannelRefs {
-            weights: self.blob.push_i8(&wq),
-            bias: self.blob.push_i32(&b),
-            multiplier: self.blob.push_i32(&mult),
-            shift: self.blob.push_i32(&shift),
-        })
+        Ok(out)
+    }
+
+    /// Puts weights in the blob as they are, with their per-channel constants.
+    fn channel_refs(&mut self, weights: &[i8], c: &Consts) -> ChannelRefs {
+        ChannelRefs {
+            weights: self.blob.push_i8(weights),
+            bias: self.blob.push_i32(&c.bias),
+            multiplier: self.blob.push_i32(&c.multiplier),
+            shift: self.blob.push_i32(&c.shift),
+        }
+    }
+
+    /// Packs `[n][k]` weights for the GEMM kernels, with the unsigned-input bias beside.
+    fn gemm_refs(&mut self, wq: &[i8], k: usize, n: usize, c: &Consts) -> GemmRefs {
+        let mut packed = vec![0i8; qrt::gemm::packed_len(k, n)];
+        qrt::gemm::pack(wq, k, n, &mut packed);
+        let bias_u8: Vec<i32> = (0..n).map(|ch| qrt::gemm::bias_u8(c.bias[ch], &wq[ch * k..(ch + 1) * k])).collect();
+        let base = self.channel_refs(&packed, c);
+        GemmRefs { base, bias_u8: self.blob.push_i32(&bias_u8) }
     }
 
     fn weights(&self, node: &Node, i: usize) -> Result<&'a crate::ir::Array> {
@@ -276,8 +293,65 @@ impl<'a> Lowering<'a> {
             }
         }
         let (wq, scales) = quantize_per_channel(&ohwi, m);
-        let refs = self.channel_refs(node, wq, &scales, bias, q_in, q_out)?;
-        let p = qrt::conv::Conv2d {
+        let consts = self.channel_consts(node, &wq, &scales, bias, q_in, q_out)?;
+        let output = self.output_quant(conv.act, q_out);
+        let macs = (out_shape[2] * out_shape[3] * m * kh * kw * cpg) as u64;
+        let unit = |v: [usize; 2]| v == [1, 1];
+        let kernel =
+            if conv.group == 1 && kh == 1 && kw == 1 && unit(conv.strides) && unit(conv.dilations) && pads == [0; 4] {
+                // A pointwise conv over NHWC is a GEMM over pixels.
+                let (rows, k, n) = (in_shape[2] * in_shape[3], in_shape[1], m);
+                let p = qrt::gemm::Gemm { rows, k, n, input_stride: k, output_stride: n, output };
+                Kernel::Gemm(p, self.gemm_refs(&wq, k, n, &consts))
+            } else if cpg == 1 && conv.group == in_shape[1] && m == conv.group && unit(conv.dilations) {
+                let mut packed = vec![0i8; qrt::depthwise::packed_len(kh, kw, m)];
+                qrt::depthwise::pack(&wq, kh, kw, m, &mut packed);
+                let p = qrt::depthwise::Depthwise {
+                    in_h: in_shape[2],
+                    in_w: in_shape[3],
+                    channels: m,
+                    out_h: out_shape[2],
+                    out_w: out_shape[3],
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride_h: conv.strides[0],
+                    stride_w: conv.strides[1],
+                    pad_top: pads[0],
+                    pad_left: pads[1],
+                    input_zero_point: q_in.zero_point,
+                    output,
+                };
+                Kernel::Depthwise(p, self.channel_refs(&packed, &consts))
+            } else {
+                Kernel::Conv(
+                    self.conv_params(conv, &in_shape, &out_shape, [kh, kw], pads, q_in, output),
+                    self.channel_refs(&wq, &consts),
+                )
+            };
+        self.steps.push(Step {
+            node: node.name.clone(),
+            op: Self::label(node, conv.act),
+            kernel,
+            inputs: vec![x],
+            output: out,
+            macs,
+        });
+        Ok(())
+    }
+
+    /// Constants of the general convolution kernel.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_params(
+        &self,
+        conv: &crate::ops::conv::Conv,
+        in_shape: &[usize],
+        out_shape: &[usize],
+        [kh, kw]: [usize; 2],
+        pads: [usize; 4],
+        q_in: QParams,
+        output: OutputQuant,
+    ) -> qrt::conv::Conv2d {
+        qrt::conv::Conv2d {
             in_h: in_shape[2],
             in_w: in_shape[3],
             in_c: in_shape[1],
@@ -294,18 +368,8 @@ impl<'a> Lowering<'a> {
             pad_left: pads[1],
             groups: conv.group,
             input_zero_point: q_in.zero_point,
-            output: self.output_quant(conv.act, q_out),
-        };
-        let macs = (p.out_h * p.out_w * p.out_c * kh * kw * cpg) as u64;
-        self.steps.push(Step {
-            node: node.name.clone(),
-            op: Self::label(node, conv.act),
-            kernel: Kernel::Conv(p, refs),
-            inputs: vec![x],
-            output: out,
-            macs,
-        });
-        Ok(())
+            output,
+        }
     }
 
     /// Gemm and MatMul with constant weights: a fully connected layer over the rows of the input.
@@ -372,14 +436,15 @@ impl<'a> Lowering<'a> {
         let n = w_nk.len() / k.max(1);
         let rows = self.tensors[x].len() / k.max(1);
         let (wq, scales) = quantize_per_channel(&w_nk, n);
-        let refs = self.channel_refs(node, wq, &scales, bias.as_deref(), q_in, q_out)?;
+        let consts = self.channel_consts(node, &wq, &scales, bias.as_deref(), q_in, q_out)?;
         let p =
-            qrt::fc::FullyConnected { rows, in_features: k, out_features: n, output: self.output_quant(act, q_out) };
+            qrt::gemm::Gemm { rows, k, n, input_stride: k, output_stride: n, output: self.output_quant(act, q_out) };
         let macs = (rows * k * n) as u64;
+        let refs = self.gemm_refs(&wq, k, n, &consts);
         self.steps.push(Step {
             node: node.name.clone(),
             op: Self::label(node, act),
-            kernel: Kernel::FullyConnected(p, refs),
+            kernel: Kernel::Gemm(p, refs),
             inputs: vec![x],
             output: out,
             macs,
@@ -575,4 +640,12 @@ impl<'a> Lowering<'a> {
         self.map.insert(t, out);
         Ok(())
     }
+}
+
+/// Per-channel constants of a conv or GEMM layer, before they go into the blob.
+#[derive(Default)]
+struct Consts {
+    bias: Vec<i32>,
+    multiplier: Vec<i32>,
+    shift: Vec<i32>,
 }

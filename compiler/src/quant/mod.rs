@@ -8,7 +8,7 @@ pub mod plan;
 pub mod program;
 
 pub use lower::lower;
-pub use program::{BlobRef, ChannelRefs, Kernel, Layout, Program, QTensor, QTensorId, Step};
+pub use program::{BlobRef, ChannelRefs, GemmRefs, Kernel, Layout, Program, QTensor, QTensorId, Step};
 
 use crate::calib::Stats;
 use crate::error::Result;

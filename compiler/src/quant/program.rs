@@ -5,7 +5,6 @@
 use qrt::add::Add;
 use qrt::concat::CopyInto;
 use qrt::conv::Conv2d;
-use qrt::fc::FullyConnected;
 use qrt::pool::{GlobalAveragePool, Pool2d};
 
 /// Index of a tensor in [`Program::tensors`].
@@ -73,14 +72,26 @@ pub struct ChannelRefs {
     pub shift: BlobRef,
 }
 
+/// Constants of a GEMM layer in the blob: packed weights, per-channel constants, and the
+/// bias for unsigned-input kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GemmRefs {
+    /// Packed weights ([`qrt::gemm::pack`]) and the per-channel constants.
+    pub base: ChannelRefs,
+    /// `bias - 128 * Σw` per channel.
+    pub bias_u8: BlobRef,
+}
+
 /// One kernel call with its constants. Exhaustive matches over this enum in the simulator
 /// and in codegen keep the two in step.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Kernel {
     /// `qrt::conv::conv2d`.
     Conv(Conv2d, ChannelRefs),
-    /// `qrt::fc::fully_connected`.
-    FullyConnected(FullyConnected, ChannelRefs),
+    /// `qrt::gemm::gemm`: pointwise convolutions and fully connected layers.
+    Gemm(qrt::gemm::Gemm, GemmRefs),
+    /// `qrt::depthwise::depthwise`.
+    Depthwise(qrt::depthwise::Depthwise, ChannelRefs),
     /// `qrt::add::add`.
     Add(Add),
     /// `qrt::pool::max_pool`.
@@ -170,7 +181,9 @@ impl Program {
         self.steps
             .iter()
             .map(|s| match &s.kernel {
-                Kernel::Conv(_, r) | Kernel::FullyConnected(_, r) => r.weights.len,
+                Kernel::Conv(p, _) => p.weight_len(),
+                Kernel::Gemm(p, _) => p.k * p.n,
+                Kernel::Depthwise(p, _) => p.channels * p.kernel_h * p.kernel_w,
                 _ => 0,
             })
             .sum()

@@ -40,7 +40,7 @@ pub const OUTPUT_ZERO_POINT: i32 = -4;
 pub const ARENA_BYTES: usize = 1536;
 
 /// Bytes of read-only weights, biases and requantization constants.
-pub const WEIGHT_BYTES: usize = 24992;
+pub const WEIGHT_BYTES: usize = 25232;
 
 /// Multiply-accumulates per run.
 pub const MACS: u64 = 378176;
@@ -362,26 +362,23 @@ fn gap(arena: &mut [i8]) {
 /// 320 multiply-accumulates.
 fn fc(arena: &mut [i8]) {
     let split = qrt::arena::split(arena, 0, 10);
-    const P: qrt::fc::FullyConnected = qrt::fc::FullyConnected {
+    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
         rows: 1,
-        in_features: 32,
-        out_features: 10,
+        k: 32,
+        n: 10,
+        input_stride: 32,
+        output_stride: 10,
         output: qrt::OutputQuant {
             zero_point: -4,
             min: -128,
             max: 127,
         },
     };
-    let q = qrt::ChannelQuant {
-        bias: words(24848, 10),
-        multiplier: words(24896, 10),
-        shift: words(24944, 10),
+    let q = qrt::gemm::GemmQuant {
+        bias: words(25040, 10),
+        bias_u8: words(25184, 10),
+        multiplier: words(25088, 10),
+        shift: words(25136, 10),
     };
-    qrt::fc::fully_connected(
-        &P,
-        split.input(512, 32),
-        weights(24528, 320),
-        &q,
-        split.output,
-    );
+    qrt::gemm::gemm(&P, split.input(512, 32), weights(24528, 512), &q, split.output);
 }
