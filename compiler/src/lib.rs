@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod calib;
 pub mod codegen;
 pub mod dataset;

@@ -68,6 +68,31 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Compile, build and time the emitted crate on each backend: latency, per-layer time, GMAC/s, share of the int8 ceiling.
+    #[command(
+        after_help = "Examples:\n  qforge bench mobilenet_v2.onnx --stats stats.json\n  qforge bench mobilenet_v2.onnx --calib calib.npy --backend avx2,avx512vnni --iterations 100"
+    )]
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        ranges: RangeArgs,
+        /// Backends to time, comma separated (scalar, avx2, avx512vnni, neon, dotprod); unavailable ones are skipped.
+        #[arg(long, value_delimiter = ',', default_value = "scalar,avx2,avx512vnni")]
+        backend: Vec<String>,
+        /// Timed runs per backend (the median is reported).
+        #[arg(long, default_value_t = 50)]
+        iterations: usize,
+        /// Clock in GHz for the ceiling (default: /proc/cpuinfo).
+        #[arg(long)]
+        ghz: Option<f64>,
+        /// Where to write and build the crate.
+        #[arg(long, value_name = "DIR", default_value = "target/qforge-bench/model")]
+        dir: PathBuf,
+        /// Skip timing the fp32 reference interpreter.
+        #[arg(long)]
+        no_fp32: bool,
+    },
     /// Compare the int8 model with the fp32 model on a data set: top-1, agreement, SQNR per layer.
     #[command(
         after_help = "Example:\n  qforge eval mobilenet_v2.onnx --calib calib.npy --data test.npy --labels labels.npy"
@@ -210,6 +235,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", qforge::inspect::compile_summary(&m, &program));
             println!("wrote crate `{crate_name}` to {} in {:.2} s", output.display(), start.elapsed().as_secs_f64());
         }
+        Command::Bench { model, ranges, backend, iterations, ghz, dir, no_fp32 } => {
+            let m = load(&model)?;
+            let (stats, calibration, source) = ranges.ranges().resolve(&m, true)?;
+            let program = pipeline::quantize(&m, &stats, &source)?;
+            let name = qforge::codegen::crate_name_for(&dir);
+            let meta = pipeline::provenance(&m, &name, calibration, command_line());
+            let results = qforge::bench::run(&program, &meta, &dir, &backend, iterations)?;
+            let fp32 = if no_fp32 { None } else { Some(time_fp32(&m)?) };
+            let ghz = ghz.or_else(qforge::bench::cpuinfo_ghz).unwrap_or(3.0);
+            print!("{}", qforge::bench::render(&program, &results, fp32, ghz, 1));
+        }
         Command::Eval { model, ranges, data, labels, crate_output, layers } => {
             let m = load(&model)?;
             let (stats, _, source) = ranges.ranges().resolve(&m, true)?;
@@ -227,6 +263,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Median time of the fp32 reference interpreter on a fixed input, in nanoseconds.
+fn time_fp32(m: &Model) -> anyhow::Result<u64> {
+    let (_, shape) = m.input();
+    let len: usize = shape.iter().product();
+    let input =
+        qforge::ir::Array::new(shape.to_vec(), (0..len).map(|i| ((i * 7919) % 2001) as f32 / 1000.0 - 1.0).collect());
+    let mut times = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        qforge::interp::run_simple(&m.graph, &input)?;
+        times.push(t.elapsed().as_nanos() as u64);
+    }
+    times.sort_unstable();
+    Ok(times[times.len() / 2])
 }
 
 /// Compares an emitted crate's outputs with the simulator's, bit for bit.

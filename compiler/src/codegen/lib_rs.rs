@@ -30,6 +30,12 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
     let macs = proc_macro2::Literal::u64_unsuffixed(p.macs());
     let blob = &paths.blob;
     let calls = names.iter().map(|n| quote!(#n(arena);));
+    let layer_count = size(names.len());
+    let layer_infos = p.steps.iter().zip(&names).map(|(s, n)| {
+        let (name, op) = (n.to_string(), s.op.clone());
+        let macs = proc_macro2::Literal::u64_unsuffixed(s.macs);
+        quote!(LayerInfo { name: #name, op: #op, macs: #macs })
+    });
     let steps = p.steps.iter().zip(&names).map(|(s, n)| step_fn(p, s, n));
     quote! {
         pub use qrt::Error;
@@ -136,6 +142,36 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
         /// All layers, in order.
         fn forward(arena: &mut [i8]) {
             #(#calls)*
+        }
+
+        /// One layer, as the model card lists it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct LayerInfo {
+            /// Function name in this file (after the source node).
+            pub name: &'static str,
+            /// What it computes, e.g. `Conv+Relu6`.
+            pub op: &'static str,
+            /// Multiply-accumulates per run.
+            pub macs: u64,
+        }
+
+        /// Every layer, in execution order.
+        pub const LAYERS: [LayerInfo; #layer_count] = [#(#layer_infos),*];
+
+        const LAYER_FNS: [fn(&mut [i8]); #layer_count] = [#(#names),*];
+
+        /// Runs like [`run_with_arena`], calling `at(i)` just before layer `i` and
+        /// `at(LAYERS.len())` after the last one: a hook for per-layer timing.
+        pub fn run_profiled(arena: &mut [i8], input: &[f32], output: &mut [f32], mut at: impl FnMut(usize)) -> Result<(), Error> {
+            let arena = check(arena, input.len(), output.len())?;
+            qrt::quant::quantize(INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
+            for (i, layer) in LAYER_FNS.iter().enumerate() {
+                at(i);
+                layer(arena);
+            }
+            at(LAYER_FNS.len());
+            qrt::quant::dequantize(OUTPUT_SCALE, OUTPUT_ZERO_POINT, &arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN], output);
+            Ok(())
         }
 
         #(#steps)*

@@ -25,6 +25,7 @@ const CARGO_TEMPLATE: &str = include_str!("../../../codegen-templates/Cargo.toml
 const QRT_CARGO_TEMPLATE: &str = include_str!("../../../codegen-templates/qrt.Cargo.toml.tmpl");
 const README_TEMPLATE: &str = include_str!("../../../codegen-templates/README.md.tmpl");
 const RUN_NPY_TEMPLATE: &str = include_str!("../../../codegen-templates/run_npy.rs");
+const BENCH_TEMPLATE: &str = include_str!("../../../codegen-templates/bench.rs");
 
 /// The compiler's version, written into every banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -167,6 +168,7 @@ pub fn crate_files(p: &Program, meta: &Provenance) -> Result<Vec<(PathBuf, Vec<u
         (PathBuf::from("src/lib.rs"), render_lib(p, meta)?.into_bytes()),
         (PathBuf::from("src/weights.bin"), p.blob.clone()),
         (PathBuf::from("examples/run_npy.rs"), fill(RUN_NPY_TEMPLATE, &values).into_bytes()),
+        (PathBuf::from("examples/bench.rs"), fill(BENCH_TEMPLATE, &values).into_bytes()),
         (PathBuf::from(".gitignore"), b"/target\n".to_vec()),
         (PathBuf::from("qrt/Cargo.toml"), fill(QRT_CARGO_TEMPLATE, &values).into_bytes()),
     ];

@@ -162,6 +162,88 @@ fn forward(arena: &mut [i8]) {
     fc(arena);
 }
 
+/// One layer, as the model card lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// Function name in this file (after the source node).
+    pub name: &'static str,
+    /// What it computes, e.g. `Conv+Relu6`.
+    pub op: &'static str,
+    /// Multiply-accumulates per run.
+    pub macs: u64,
+}
+
+/// Every layer, in execution order.
+pub const LAYERS: [LayerInfo; 7] = [
+    LayerInfo {
+        name: "conv1",
+        op: "Conv+Relu",
+        macs: 9216,
+    },
+    LayerInfo {
+        name: "conv2",
+        op: "Conv+Relu",
+        macs: 73728,
+    },
+    LayerInfo {
+        name: "conv3",
+        op: "Conv+Relu",
+        macs: 147456,
+    },
+    LayerInfo {
+        name: "conv4",
+        op: "Conv",
+        macs: 147456,
+    },
+    LayerInfo {
+        name: "add",
+        op: "Add+Relu",
+        macs: 0,
+    },
+    LayerInfo {
+        name: "gap",
+        op: "GlobalAveragePool",
+        macs: 0,
+    },
+    LayerInfo {
+        name: "fc",
+        op: "Gemm",
+        macs: 320,
+    },
+
+];
+
+const LAYER_FNS: [fn(&mut [i8]); 7] = [conv1, conv2, conv3, conv4, add, gap, fc];
+
+/// Runs like [`run_with_arena`], calling `at(i)` just before layer `i` and
+/// `at(LAYERS.len())` after the last one: a hook for per-layer timing.
+pub fn run_profiled(
+    arena: &mut [i8],
+    input: &[f32],
+    output: &mut [f32],
+    mut at: impl FnMut(usize),
+) -> Result<(), Error> {
+    let arena = check(arena, input.len(), output.len())?;
+    qrt::quant::quantize(
+        INPUT_SCALE,
+        INPUT_ZERO_POINT,
+        input,
+        &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN],
+    );
+    for (i, layer) in LAYER_FNS.iter().enumerate() {
+        at(i);
+        layer(arena);
+    }
+    at(LAYER_FNS.len());
+    qrt::quant::dequantize(
+        OUTPUT_SCALE,
+        OUTPUT_ZERO_POINT,
+        &arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN],
+        output,
+    );
+    Ok(())
+}
+
 /// `conv1`: Conv+Relu.
 ///
 /// Reads `input.nhwc` [1, 1, 8, 8] (scale 0.003921569, zero point -128).

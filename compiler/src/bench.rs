@@ -1,0 +1,208 @@
+//! `qforge bench`: builds the emitted crate's `bench` example, runs it on each requested
+//! backend, and reports whole-model latency, per-layer time, GMAC/s and the share of the
+//! machine's int8 ceiling. A benchmark, never a test: nothing here asserts a time.
+
+use crate::codegen::{step_names, Provenance};
+use crate::error::{Error, Result};
+use crate::quant::Program;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Timings of one backend, in nanoseconds.
+#[derive(Clone, Debug)]
+pub struct Timings {
+    /// The backend qrt reported.
+    pub backend: String,
+    /// Whole runs: median, min, 10th and 90th percentile.
+    pub run: [u64; 4],
+    /// Median per layer.
+    pub layers: Vec<u64>,
+}
+
+/// int8 multiply-accumulates per cycle and core of a backend's exact path on this machine
+/// kind (Zen 4: `vpmaddwd` on AVX2, `vpdpbusd` with VNNI); `None` where unknown.
+pub fn ceiling_macs_per_cycle(backend: &str) -> Option<f64> {
+    match backend {
+        "avx2" => Some(32.0),
+        "avx512vnni" => Some(64.0),
+        _ => None,
+    }
+}
+
+/// The clock from `/proc/cpuinfo` in GHz, if it says.
+pub fn cpuinfo_ghz() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu MHz"))?;
+    line.split(':').nth(1)?.trim().parse::<f64>().ok().map(|mhz| mhz / 1000.0)
+}
+
+/// Writes the crate to `dir`, builds its bench example and runs it once per backend.
+pub fn run(p: &Program, meta: &Provenance, dir: &Path, backends: &[String], iterations: usize) -> Result<Vec<Timings>> {
+    crate::codegen::write_crate(p, meta, dir, true)?;
+    let target = dir.with_file_name(format!("{}-target", meta.crate_name));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "--offline", "--quiet", "--example", "bench"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .map_err(|e| Error::Other(format!("cannot run cargo: {e}")))?;
+    if !status.success() {
+        return Err(Error::Other(format!("{}: the emitted crate does not build", dir.display())));
+    }
+    let exe: PathBuf = target.join("release/examples/bench");
+    let mut all = Vec::new();
+    for b in backends {
+        let out = Command::new(&exe)
+            .arg(iterations.to_string())
+            .env("QRT_BACKEND", b)
+            .output()
+            .map_err(|e| Error::Other(format!("cannot run the benchmark: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Other(format!("the benchmark failed: {}", String::from_utf8_lossy(&out.stderr))));
+        }
+        let t = parse(&String::from_utf8_lossy(&out.stdout))?;
+        if &t.backend != b {
+            eprintln!("note: backend {b} is not available here; skipped (qrt ran {})", t.backend);
+            continue;
+        }
+        all.push(t);
+    }
+    Ok(all)
+}
+
+fn parse(text: &str) -> Result<Timings> {
+    let bad = || Error::Other(format!("unexpected benchmark output:\n{text}"));
+    let mut t = Timings { backend: String::new(), run: [0; 4], layers: Vec::new() };
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["backend", name] => t.backend = name.to_string(),
+            ["run", rest @ ..] if rest.len() == 4 => {
+                for (slot, v) in t.run.iter_mut().zip(rest) {
+                    *slot = v.parse().map_err(|_| bad())?;
+                }
+            }
+            ["layer", _, ns] => t.layers.push(ns.parse().map_err(|_| bad())?),
+            _ => {}
+        }
+    }
+    if t.backend.is_empty() {
+        return Err(bad());
+    }
+    Ok(t)
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// The report: a summary line per backend, then the per-layer table of the last one.
+pub fn render(p: &Program, results: &[Timings], fp32_ns: Option<u64>, ghz: f64, threads: usize) -> String {
+    let mut out = String::new();
+    let macs = p.macs() as f64;
+    let _ = writeln!(
+        out,
+        "model: {} layers, {:.1} M MACs; clock assumed {ghz:.2} GHz; {threads} thread(s)",
+        p.steps.len(),
+        macs / 1e6
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<12} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10}",
+        "backend", "median ms", "min ms", "p10 ms", "p90 ms", "GMAC/s", "ceiling"
+    );
+    for t in results {
+        let gmacs = macs / t.run[0] as f64;
+        let share = ceiling_macs_per_cycle(&t.backend)
+            .map_or("-".to_string(), |c| format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)));
+        let _ = writeln!(
+            out,
+            "{:<12} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>10}",
+            t.backend,
+            ms(t.run[0]),
+            ms(t.run[1]),
+            ms(t.run[2]),
+            ms(t.run[3]),
+            gmacs,
+            share
+        );
+    }
+    if let Some(f) = fp32_ns {
+        let _ = writeln!(
+            out,
+            "{:<12} {:>10.3} {:>43.1}   (qforge's fp32 reference interpreter)",
+            "fp32",
+            ms(f),
+            macs / f as f64
+        );
+    }
+    if let Some(t) = results.last() {
+        let names = step_names(p);
+        let total: u64 = t.layers.iter().sum::<u64>().max(1);
+        let ceiling = ceiling_macs_per_cycle(&t.backend);
+        let _ = writeln!(
+            out,
+            "\nper layer ({}):\n{:<4} {:<34} {:<16} {:>11} {:>9} {:>7} {:>8} {:>8}",
+            t.backend, "#", "layer", "op", "MACs", "us", "share", "GMAC/s", "ceiling"
+        );
+        for (i, (step, ns)) in p.steps.iter().zip(&t.layers).enumerate() {
+            let gmacs = step.macs as f64 / (*ns).max(1) as f64;
+            let share = match (ceiling, step.macs) {
+                (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c * ghz)),
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<4} {:<34} {:<16} {:>11} {:>9.1} {:>6.1}% {:>8.1} {:>8}",
+                i + 1,
+                names[i].to_string(),
+                step.op,
+                step.macs,
+                *ns as f64 / 1e3,
+                100.0 * *ns as f64 / total as f64,
+                gmacs,
+                share
+            );
+        }
+        let mut by_op: Vec<(String, u64, u64)> = Vec::new();
+        for (step, ns) in p.steps.iter().zip(&t.layers) {
+            let kind = kernel_kind(step);
+            match by_op.iter_mut().find(|(k, _, _)| *k == kind) {
+                Some(e) => {
+                    e.1 += ns;
+                    e.2 += step.macs;
+                }
+                None => by_op.push((kind, *ns, step.macs)),
+            }
+        }
+        by_op.sort_by_key(|e| std::cmp::Reverse(e.1));
+        let _ = writeln!(out, "\nby kernel ({}):", t.backend);
+        for (kind, ns, m) in by_op {
+            let _ = writeln!(
+                out,
+                "  {kind:<18} {:>8.3} ms {:>5.1}%  {:>7.1} GMAC/s",
+                ms(ns),
+                100.0 * ns as f64 / total as f64,
+                m as f64 / ns.max(1) as f64
+            );
+        }
+    }
+    out
+}
+
+fn kernel_kind(step: &crate::quant::Step) -> String {
+    use crate::quant::Kernel;
+    match &step.kernel {
+        Kernel::Conv(p, _) => format!("conv {}x{}", p.kernel_h, p.kernel_w),
+        Kernel::Gemm(p, _) if p.rows == 1 => "fully connected".into(),
+        Kernel::Gemm(..) => "conv 1x1 (gemm)".into(),
+        Kernel::Depthwise(p, _) => format!("depthwise {}x{}", p.kernel_h, p.kernel_w),
+        Kernel::Add(_) => "add".into(),
+        Kernel::MaxPool(_) | Kernel::AveragePool(_) | Kernel::GlobalAveragePool(_) => "pool".into(),
+        Kernel::Clamp(_) => "clamp".into(),
+        Kernel::CopyInto(_) => "concat".into(),
+        Kernel::NhwcToNchw { .. } | Kernel::NchwToNhwc { .. } => "layout".into(),
+    }
+}
