@@ -196,6 +196,7 @@ fn kernel_kind(step: &crate::quant::Step) -> String {
     use crate::quant::Kernel;
     match &step.kernel {
         Kernel::Conv(p, _) => format!("conv {}x{}", p.kernel_h, p.kernel_w),
+        Kernel::Im2col(p) => format!("im2col {}x{}", p.kernel_h, p.kernel_w),
         Kernel::Gemm(p, _) if p.rows == 1 => "fully connected".into(),
         Kernel::Gemm(..) => "conv 1x1 (gemm)".into(),
         Kernel::Depthwise(p, _) => format!("depthwise {}x{}", p.kernel_h, p.kernel_w),

@@ -104,6 +104,7 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8]) {
         Kernel::Depthwise(params, r) => {
             qrt::depthwise::depthwise(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
         }
+        Kernel::Im2col(params) => qrt::im2col::im2col(params, input(0), split.output),
         Kernel::Add(params) => qrt::add::add(params, input(0), input(1), split.output),
         Kernel::MaxPool(params) => qrt::pool::max_pool(params, input(0), split.output),
         Kernel::AveragePool(params) => qrt::pool::average_pool(params, input(0), split.output),

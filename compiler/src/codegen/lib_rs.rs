@@ -203,6 +203,7 @@ pub fn step_names(p: &Program) -> Vec<Ident> {
         .iter()
         .map(|s| {
             let suffix = match s.kernel {
+                Kernel::Im2col(_) => "_im2col",
                 Kernel::NchwToNhwc { .. } => "_to_nhwc",
                 Kernel::NhwcToNchw { .. } => "_to_nchw",
                 _ => "",
@@ -282,6 +283,13 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
                 const P: qrt::depthwise::Depthwise = #pt;
                 let q = #q;
                 qrt::depthwise::depthwise(&P, #x, #w, &q, split.output);
+            }
+        }
+        Kernel::Im2col(params) => {
+            let (pt, x) = (tokens::im2col(params), input(0));
+            quote! {
+                const P: qrt::im2col::Im2col = #pt;
+                qrt::im2col::im2col(&P, #x, split.output);
             }
         }
         Kernel::Add(params) => {

@@ -187,3 +187,34 @@ pub fn clamp(p: &qrt::clamp::Clamp) -> TokenStream {
     let (len, lo, hi) = (size(p.len), int(p.min as i64), int(p.max as i64));
     quote!(qrt::clamp::Clamp { len: #len, min: #lo, max: #hi })
 }
+
+/// `qrt::im2col::Im2col { .. }`.
+pub fn im2col(p: &qrt::im2col::Im2col) -> TokenStream {
+    let f = [
+        p.in_h,
+        p.in_w,
+        p.in_c,
+        p.out_h,
+        p.out_w,
+        p.kernel_h,
+        p.kernel_w,
+        p.stride_h,
+        p.stride_w,
+        p.dilation_h,
+        p.dilation_w,
+        p.pad_top,
+        p.pad_left,
+    ]
+    .map(size);
+    let [in_h, in_w, in_c, out_h, out_w, kh, kw, sh, sw, dh, dw, pt, pl] = f;
+    let z = int(p.zero_point as i64);
+    quote!(qrt::im2col::Im2col {
+        in_h: #in_h, in_w: #in_w, in_c: #in_c,
+        out_h: #out_h, out_w: #out_w,
+        kernel_h: #kh, kernel_w: #kw,
+        stride_h: #sh, stride_w: #sw,
+        dilation_h: #dh, dilation_w: #dw,
+        pad_top: #pt, pad_left: #pl,
+        zero_point: #z,
+    })
+}

@@ -322,6 +322,48 @@ impl<'a> Lowering<'a> {
                     output,
                 };
                 Kernel::Depthwise(p, self.channel_refs(&packed, &consts))
+            } else if conv.group == 1 {
+                // A dense k x k conv: gather windows into a planned scratch tensor, then GEMM.
+                let (rows, k, n) = (out_shape[2] * out_shape[3], kh * kw * in_shape[1], m);
+                let g = qrt::im2col::Im2col {
+                    in_h: in_shape[2],
+                    in_w: in_shape[3],
+                    in_c: in_shape[1],
+                    out_h: out_shape[2],
+                    out_w: out_shape[3],
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride_h: conv.strides[0],
+                    stride_w: conv.strides[1],
+                    dilation_h: conv.dilations[0],
+                    dilation_w: conv.dilations[1],
+                    pad_top: pads[0],
+                    pad_left: pads[1],
+                    zero_point: q_in.zero_point as i8,
+                };
+                let name = format!("{}.im2col", self.tensors[x].name);
+                let cols = self.add_tensor(&name, vec![rows, k], Layout::RowMajor, q_in, None);
+                let gather = Kernel::Im2col(g);
+                self.steps.push(Step {
+                    node: node.name.clone(),
+                    op: "Im2col".into(),
+                    kernel: gather,
+                    inputs: vec![x],
+                    output: cols,
+                    macs: 0,
+                });
+                let p = qrt::gemm::Gemm { rows, k, n, input_stride: k, output_stride: n, output };
+                let refs = self.gemm_refs(&wq, k, n, &consts);
+                let op = Self::label(node, conv.act);
+                self.steps.push(Step {
+                    node: node.name.clone(),
+                    op,
+                    kernel: Kernel::Gemm(p, refs),
+                    inputs: vec![cols],
+                    output: out,
+                    macs,
+                });
+                return Ok(());
             } else {
                 Kernel::Conv(
                     self.conv_params(conv, &in_shape, &out_shape, [kh, kw], pads, q_in, output),

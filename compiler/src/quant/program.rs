@@ -92,6 +92,8 @@ pub enum Kernel {
     Gemm(qrt::gemm::Gemm, GemmRefs),
     /// `qrt::depthwise::depthwise`.
     Depthwise(qrt::depthwise::Depthwise, ChannelRefs),
+    /// `qrt::im2col::im2col`: gathers a dense conv's windows for the GEMM after it.
+    Im2col(qrt::im2col::Im2col),
     /// `qrt::add::add`.
     Add(Add),
     /// `qrt::pool::max_pool`.

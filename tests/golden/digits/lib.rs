@@ -2,7 +2,7 @@
 
 //!
 
-//! int8 `digits.onnx`: 7 layers, 378176 multiply-accumulates per run. See README.md.
+//! int8 `digits.onnx`: 11 layers, 378176 multiply-accumulates per run. See README.md.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -37,15 +37,15 @@ pub const OUTPUT_SCALE: f32 = 0.0988419f32;
 pub const OUTPUT_ZERO_POINT: i32 = -4;
 
 /// Bytes of activation memory a run needs (planned at compile time).
-pub const ARENA_BYTES: usize = 1536;
+pub const ARENA_BYTES: usize = 5632;
 
 /// Bytes of read-only weights, biases and requantization constants.
-pub const WEIGHT_BYTES: usize = 25232;
+pub const WEIGHT_BYTES: usize = 25728;
 
 /// Multiply-accumulates per run.
 pub const MACS: u64 = 378176;
 
-const INPUT_OFFSET: usize = 1024;
+const INPUT_OFFSET: usize = 576;
 
 const OUTPUT_OFFSET: usize = 0;
 
@@ -153,9 +153,13 @@ fn words(offset: usize, len: usize) -> &'static [i32] {
 
 /// All layers, in order.
 fn forward(arena: &mut [i8]) {
+    conv1_im2col(arena);
     conv1(arena);
+    conv2_im2col(arena);
     conv2(arena);
+    conv3_im2col(arena);
     conv3(arena);
+    conv4_im2col(arena);
     conv4(arena);
     add(arena);
     gap(arena);
@@ -174,11 +178,21 @@ pub struct LayerInfo {
 }
 
 /// Every layer, in execution order.
-pub const LAYERS: [LayerInfo; 7] = [
+pub const LAYERS: [LayerInfo; 11] = [
+    LayerInfo {
+        name: "conv1_im2col",
+        op: "Im2col",
+        macs: 0,
+    },
     LayerInfo {
         name: "conv1",
         op: "Conv+Relu",
         macs: 9216,
+    },
+    LayerInfo {
+        name: "conv2_im2col",
+        op: "Im2col",
+        macs: 0,
     },
     LayerInfo {
         name: "conv2",
@@ -186,9 +200,19 @@ pub const LAYERS: [LayerInfo; 7] = [
         macs: 73728,
     },
     LayerInfo {
+        name: "conv3_im2col",
+        op: "Im2col",
+        macs: 0,
+    },
+    LayerInfo {
         name: "conv3",
         op: "Conv+Relu",
         macs: 147456,
+    },
+    LayerInfo {
+        name: "conv4_im2col",
+        op: "Im2col",
+        macs: 0,
     },
     LayerInfo {
         name: "conv4",
@@ -213,7 +237,20 @@ pub const LAYERS: [LayerInfo; 7] = [
 
 ];
 
-const LAYER_FNS: [fn(&mut [i8]); 7] = [conv1, conv2, conv3, conv4, add, gap, fc];
+const LAYER_FNS: [fn(&mut [i8]); 11] = [
+    conv1_im2col,
+    conv1,
+    conv2_im2col,
+    conv2,
+    conv3_im2col,
+    conv3,
+    conv4_im2col,
+    conv4,
+    add,
+    gap,
+    fc,
+
+];
 
 /// Runs like [`run_with_arena`], calling `at(i)` just before layer `i` and
 /// `at(LAYERS.len())` after the last one: a hook for per-layer timing.
@@ -244,20 +281,18 @@ pub fn run_profiled(
     Ok(())
 }
 
-/// `conv1`: Conv+Relu.
+/// `conv1`: Im2col.
 ///
 /// Reads `input.nhwc` [1, 1, 8, 8] (scale 0.003921569, zero point -128).
-/// Writes `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
-/// 9216 multiply-accumulates.
-fn conv1(arena: &mut [i8]) {
-    let split = qrt::arena::split(arena, 0, 1024);
-    const P: qrt::conv::Conv2d = qrt::conv::Conv2d {
+/// Writes `input.nhwc.im2col` [64, 9] (scale 0.003921569, zero point -128).
+fn conv1_im2col(arena: &mut [i8]) {
+    let split = qrt::arena::split(arena, 0, 576);
+    const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
         in_h: 8,
         in_w: 8,
         in_c: 1,
         out_h: 8,
         out_w: 8,
-        out_c: 16,
         kernel_h: 3,
         kernel_w: 3,
         stride_h: 1,
@@ -266,36 +301,51 @@ fn conv1(arena: &mut [i8]) {
         dilation_w: 1,
         pad_top: 1,
         pad_left: 1,
-        groups: 1,
-        input_zero_point: -128,
+        zero_point: -128,
+    };
+    qrt::im2col::im2col(&P, split.input(576, 64), split.output);
+}
+
+/// `conv1`: Conv+Relu.
+///
+/// Reads `input.nhwc.im2col` [64, 9] (scale 0.003921569, zero point -128).
+/// Writes `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
+/// 9216 multiply-accumulates.
+fn conv1(arena: &mut [i8]) {
+    let split = qrt::arena::split(arena, 2304, 1024);
+    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
+        rows: 64,
+        k: 9,
+        n: 16,
+        input_stride: 9,
+        output_stride: 16,
         output: qrt::OutputQuant {
             zero_point: -128,
             min: -128,
             max: 127,
         },
     };
-    let q = qrt::ChannelQuant {
-        bias: words(144, 16),
-        multiplier: words(208, 16),
-        shift: words(272, 16),
+    let q = qrt::gemm::GemmQuant {
+        bias: words(192, 16),
+        bias_u8: words(384, 16),
+        multiplier: words(256, 16),
+        shift: words(320, 16),
     };
-    qrt::conv::conv2d(&P, split.input(1024, 64), weights(0, 144), &q, split.output);
+    qrt::gemm::gemm(&P, split.input(0, 576), weights(0, 192), &q, split.output);
 }
 
-/// `conv2`: Conv+Relu.
+/// `conv2`: Im2col.
 ///
 /// Reads `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
-/// Writes `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
-/// 73728 multiply-accumulates.
-fn conv2(arena: &mut [i8]) {
-    let split = qrt::arena::split(arena, 1024, 512);
-    const P: qrt::conv::Conv2d = qrt::conv::Conv2d {
+/// Writes `relu1_out.im2col` [16, 144] (scale 0.017987974, zero point -128).
+fn conv2_im2col(arena: &mut [i8]) {
+    let split = qrt::arena::split(arena, 0, 2304);
+    const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
         in_h: 8,
         in_w: 8,
         in_c: 16,
         out_h: 4,
         out_w: 4,
-        out_c: 32,
         kernel_h: 3,
         kernel_w: 3,
         stride_h: 2,
@@ -304,74 +354,104 @@ fn conv2(arena: &mut [i8]) {
         dilation_w: 1,
         pad_top: 1,
         pad_left: 1,
-        groups: 1,
-        input_zero_point: -128,
+        zero_point: -128,
+    };
+    qrt::im2col::im2col(&P, split.input(2304, 1024), split.output);
+}
+
+/// `conv2`: Conv+Relu.
+///
+/// Reads `relu1_out.im2col` [16, 144] (scale 0.017987974, zero point -128).
+/// Writes `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
+/// 73728 multiply-accumulates.
+fn conv2(arena: &mut [i8]) {
+    let split = qrt::arena::split(arena, 4608, 512);
+    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
+        rows: 16,
+        k: 144,
+        n: 32,
+        input_stride: 144,
+        output_stride: 32,
         output: qrt::OutputQuant {
             zero_point: -128,
             min: -128,
             max: 127,
         },
     };
-    let q = qrt::ChannelQuant {
-        bias: words(4944, 32),
-        multiplier: words(5072, 32),
-        shift: words(5200, 32),
+    let q = qrt::gemm::GemmQuant {
+        bias: words(5056, 32),
+        bias_u8: words(5440, 32),
+        multiplier: words(5184, 32),
+        shift: words(5312, 32),
     };
-    qrt::conv::conv2d(&P, split.input(0, 1024), weights(336, 4608), &q, split.output);
+    qrt::gemm::gemm(&P, split.input(0, 2304), weights(448, 4608), &q, split.output);
+}
+
+/// `conv3`: Im2col.
+///
+/// Reads `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
+/// Writes `relu2_out.im2col` [16, 288] (scale 0.03124417, zero point -128).
+fn conv3_im2col(arena: &mut [i8]) {
+    let split = qrt::arena::split(arena, 0, 4608);
+    const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
+        in_h: 4,
+        in_w: 4,
+        in_c: 32,
+        out_h: 4,
+        out_w: 4,
+        kernel_h: 3,
+        kernel_w: 3,
+        stride_h: 1,
+        stride_w: 1,
+        dilation_h: 1,
+        dilation_w: 1,
+        pad_top: 1,
+        pad_left: 1,
+        zero_point: -128,
+    };
+    qrt::im2col::im2col(&P, split.input(4608, 512), split.output);
 }
 
 /// `conv3`: Conv+Relu.
 ///
-/// Reads `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
+/// Reads `relu2_out.im2col` [16, 288] (scale 0.03124417, zero point -128).
 /// Writes `relu3_out` [1, 32, 4, 4] (scale 0.01627704, zero point -128).
 /// 147456 multiply-accumulates.
 fn conv3(arena: &mut [i8]) {
-    let split = qrt::arena::split(arena, 0, 512);
-    const P: qrt::conv::Conv2d = qrt::conv::Conv2d {
-        in_h: 4,
-        in_w: 4,
-        in_c: 32,
-        out_h: 4,
-        out_w: 4,
-        out_c: 32,
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 1,
-        stride_w: 1,
-        dilation_h: 1,
-        dilation_w: 1,
-        pad_top: 1,
-        pad_left: 1,
-        groups: 1,
-        input_zero_point: -128,
+    let split = qrt::arena::split(arena, 5120, 512);
+    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
+        rows: 16,
+        k: 288,
+        n: 32,
+        input_stride: 288,
+        output_stride: 32,
         output: qrt::OutputQuant {
             zero_point: -128,
             min: -128,
             max: 127,
         },
     };
-    let q = qrt::ChannelQuant {
-        bias: words(14544, 32),
-        multiplier: words(14672, 32),
-        shift: words(14800, 32),
+    let q = qrt::gemm::GemmQuant {
+        bias: words(14784, 32),
+        bias_u8: words(15168, 32),
+        multiplier: words(14912, 32),
+        shift: words(15040, 32),
     };
-    qrt::conv::conv2d(&P, split.input(1024, 512), weights(5328, 9216), &q, split.output);
+    qrt::gemm::gemm(&P, split.input(0, 4608), weights(5568, 9216), &q, split.output);
 }
 
-/// `conv4`: Conv.
+/// `conv4`: Im2col.
 ///
 /// Reads `relu3_out` [1, 32, 4, 4] (scale 0.01627704, zero point -128).
-/// Writes `bn4_out` [1, 32, 4, 4] (scale 0.036844227, zero point -32).
-/// 147456 multiply-accumulates.
-fn conv4(arena: &mut [i8]) {
-    let split = qrt::arena::split(arena, 512, 512);
-    const P: qrt::conv::Conv2d = qrt::conv::Conv2d {
+/// Writes `relu3_out.im2col` [16, 288] (scale 0.01627704, zero point -128).
+fn conv4_im2col(arena: &mut [i8]) {
+    let split = qrt::arena::split(arena, 0, 4608);
+    const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
         in_h: 4,
         in_w: 4,
         in_c: 32,
         out_h: 4,
         out_w: 4,
-        out_c: 32,
         kernel_h: 3,
         kernel_w: 3,
         stride_h: 1,
@@ -380,20 +460,37 @@ fn conv4(arena: &mut [i8]) {
         dilation_w: 1,
         pad_top: 1,
         pad_left: 1,
-        groups: 1,
-        input_zero_point: -128,
+        zero_point: -128,
+    };
+    qrt::im2col::im2col(&P, split.input(5120, 512), split.output);
+}
+
+/// `conv4`: Conv.
+///
+/// Reads `relu3_out.im2col` [16, 288] (scale 0.01627704, zero point -128).
+/// Writes `bn4_out` [1, 32, 4, 4] (scale 0.036844227, zero point -32).
+/// 147456 multiply-accumulates.
+fn conv4(arena: &mut [i8]) {
+    let split = qrt::arena::split(arena, 5120, 512);
+    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
+        rows: 16,
+        k: 288,
+        n: 32,
+        input_stride: 288,
+        output_stride: 32,
         output: qrt::OutputQuant {
             zero_point: -32,
             min: -128,
             max: 127,
         },
     };
-    let q = qrt::ChannelQuant {
-        bias: words(24144, 32),
-        multiplier: words(24272, 32),
-        shift: words(24400, 32),
+    let q = qrt::gemm::GemmQuant {
+        bias: words(24512, 32),
+        bias_u8: words(24896, 32),
+        multiplier: words(24640, 32),
+        shift: words(24768, 32),
     };
-    qrt::conv::conv2d(&P, split.input(0, 512), weights(14928, 9216), &q, split.output);
+    qrt::gemm::gemm(&P, split.input(0, 4608), weights(15296, 9216), &q, split.output);
 }
 
 /// `add`: Add+Relu.
@@ -415,7 +512,7 @@ fn add(arena: &mut [i8]) {
             max: 127,
         },
     };
-    qrt::add::add(&P, split.input(512, 512), split.input(1024, 512), split.output);
+    qrt::add::add(&P, split.input(5120, 512), split.input(4608, 512), split.output);
 }
 
 /// `gap`: GlobalAveragePool.
@@ -457,10 +554,10 @@ fn fc(arena: &mut [i8]) {
         },
     };
     let q = qrt::gemm::GemmQuant {
-        bias: words(25040, 10),
-        bias_u8: words(25184, 10),
-        multiplier: words(25088, 10),
-        shift: words(25136, 10),
+        bias: words(25536, 10),
+        bias_u8: words(25680, 10),
+        multiplier: words(25584, 10),
+        shift: words(25632, 10),
     };
-    qrt::gemm::gemm(&P, split.input(512, 32), weights(24528, 512), &q, split.output);
+    qrt::gemm::gemm(&P, split.input(512, 32), weights(25024, 512), &q, split.output);
 }

@@ -1,0 +1,72 @@
+//! Gathering convolution windows into rows, so a dense k x k convolution (groups = 1) runs
+//! as one GEMM. The destination is a tensor the compiler plans in the arena like any other,
+//! so nothing is allocated at run time.
+//!
+//! Row `oy * out_w + ox` holds, for each tap `(ky, kx)` in order and each input channel `c`,
+//! `x(oy * stride_h + ky * dilation_h - pad_top, ox * stride_w + kx * dilation_w - pad_left, c)`,
+//! with `zero_point` for taps in the padding: `kernel_h * kernel_w * in_c` bytes, the order of
+//! the conv weights `[out][ky][kx][c]`.
+
+/// Geometry of one gather.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Im2col {
+    /// Input height.
+    pub in_h: usize,
+    /// Input width.
+    pub in_w: usize,
+    /// Input channels.
+    pub in_c: usize,
+    /// Output height.
+    pub out_h: usize,
+    /// Output width.
+    pub out_w: usize,
+    /// Kernel height.
+    pub kernel_h: usize,
+    /// Kernel width.
+    pub kernel_w: usize,
+    /// Vertical stride.
+    pub stride_h: usize,
+    /// Horizontal stride.
+    pub stride_w: usize,
+    /// Vertical dilation.
+    pub dilation_h: usize,
+    /// Horizontal dilation.
+    pub dilation_w: usize,
+    /// Rows of padding above.
+    pub pad_top: usize,
+    /// Columns of padding on the left.
+    pub pad_left: usize,
+    /// The input zero point, written for padded taps.
+    pub zero_point: i8,
+}
+
+impl Im2col {
+    /// Bytes per gathered row.
+    pub const fn row_len(&self) -> usize {
+        self.kernel_h * self.kernel_w * self.in_c
+    }
+}
+
+/// Gathers every output pixel's window (NHWC input, one row per output pixel).
+pub fn im2col(p: &Im2col, input: &[i8], output: &mut [i8]) {
+    let (c, row) = (p.in_c, p.row_len());
+    assert!(input.len() == p.in_h * p.in_w * c, "im2col: input of the wrong length");
+    assert!(output.len() == p.out_h * p.out_w * row, "im2col: output of the wrong length");
+    for oy in 0..p.out_h {
+        for ox in 0..p.out_w {
+            let dst = &mut output[(oy * p.out_w + ox) * row..][..row];
+            for ky in 0..p.kernel_h {
+                let iy = (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
+                for kx in 0..p.kernel_w {
+                    let ix = (ox * p.stride_w + kx * p.dilation_w) as isize - p.pad_left as isize;
+                    let tap = &mut dst[(ky * p.kernel_w + kx) * c..][..c];
+                    if iy >= 0 && ix >= 0 && (iy as usize) < p.in_h && (ix as usize) < p.in_w {
+                        tap.copy_from_slice(&input[(iy as usize * p.in_w + ix as usize) * c..][..c]);
+                    } else {
+                        tap.fill(p.zero_point);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! A dense convolution as im2col + GEMM equals the definition (`conv::conv2d`) byte for
+//! byte on every backend: the first layer's 3 channels, 3x3 and 5x5, strides 1 and 2,
+//! dilation 2, asymmetric padding, 1x1 with stride 2.
+
+use qrt::conv::{conv2d, Conv2d};
+use qrt::cpu::Backend;
+use qrt::gemm::{bias_u8, gemm_on, pack, packed_len, Gemm, GemmQuant};
+use qrt::im2col::{im2col, Im2col};
+use qrt::requant::{ChannelQuant, OutputQuant, Requant};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(
+    h: usize,
+    w: usize,
+    c: usize,
+    m: usize,
+    k: usize,
+    stride: usize,
+    dil: usize,
+    pads: [usize; 4],
+    zp: i32,
+    seed: u64,
+) {
+    let mut rng = Rng(seed | 1);
+    let span = (k - 1) * dil + 1;
+    if h + pads[0] + pads[2] < span || w + pads[1] + pads[3] < span {
+        return;
+    }
+    let out_h = (h + pads[0] + pads[2] - span) / stride + 1;
+    let out_w = (w + pads[1] + pads[3] - span) / stride + 1;
+    let input: Vec<i8> = (0..h * w * c).map(|_| rng.next() as i8).collect();
+    let kk = k * k * c;
+    let weights: Vec<i8> = (0..m * kk).map(|_| (rng.next() as i8).max(-127)).collect();
+    let bias: Vec<i32> = (0..m).map(|_| (rng.next() % 40_000) as i32 - 20_000).collect();
+    let rq: Vec<Requant> = (0..m).map(|i| Requant::from_f64([1e-3, 0.004, 0.03][i % 3]).unwrap()).collect();
+    let multiplier: Vec<i32> = rq.iter().map(|r| r.multiplier).collect();
+    let shift: Vec<i32> = rq.iter().map(|r| r.shift).collect();
+    let out = OutputQuant { zero_point: -3, min: -128, max: 127 };
+    let conv = Conv2d {
+        in_h: h,
+        in_w: w,
+        in_c: c,
+        out_h,
+        out_w,
+        out_c: m,
+        kernel_h: k,
+        kernel_w: k,
+        stride_h: stride,
+        stride_w: stride,
+        dilation_h: dil,
+        dilation_w: dil,
+        pad_top: pads[0],
+        pad_left: pads[1],
+        groups: 1,
+        input_zero_point: zp,
+        output: out,
+    };
+    let mut expected = vec![0i8; out_h * out_w * m];
+    conv2d(
+        &conv,
+        &input,
+        &weights,
+        &ChannelQuant { bias: &bias, multiplier: &multiplier, shift: &shift },
+        &mut expected,
+    );
+
+    let g = Im2col {
+        in_h: h,
+        in_w: w,
+        in_c: c,
+        out_h,
+        out_w,
+        kernel_h: k,
+        kernel_w: k,
+        stride_h: stride,
+        stride_w: stride,
+        dilation_h: dil,
+        dilation_w: dil,
+        pad_top: pads[0],
+        pad_left: pads[1],
+        zero_point: zp as i8,
+    };
+    let mut cols = vec![0i8; out_h * out_w * kk];
+    im2col(&g, &input, &mut cols);
+    let mut packed = vec![0i8; packed_len(kk, m)];
+    pack(&weights, kk, m, &mut packed);
+    let bu8: Vec<i32> = (0..m).map(|o| bias_u8(bias[o], &weights[o * kk..(o + 1) * kk])).collect();
+    let q = GemmQuant { bias: &bias, bias_u8: &bu8, multiplier: &multiplier, shift: &shift };
+    let p = Gemm { rows: out_h * out_w, k: kk, n: m, input_stride: kk, output_stride: m, output: out };
+    for b in Backend::ALL.into_iter().filter(|b| b.available()) {
+        let mut got = vec![0i8; expected.len()];
+        gemm_on(b, &p, &cols, &packed, &q, &mut got);
+        assert_eq!(got, expected, "{}: {h}x{w}x{c} -> {m}, k{k} s{stride} d{dil} pads {pads:?}", b.name());
+    }
+}
+
+#[test]
+fn dense_convolutions_through_im2col() {
+    let mut seed = 0;
+    for (h, w, c, m) in [(16, 16, 3, 32), (9, 7, 3, 8), (8, 8, 16, 24), (5, 6, 5, 17), (7, 7, 64, 64)] {
+        for (k, stride, dil, pads) in [
+            (3, 2, 1, [1, 1, 1, 1]),
+            (3, 1, 1, [1, 1, 1, 1]),
+            (3, 2, 1, [0, 0, 1, 1]),
+            (5, 1, 1, [2, 2, 2, 2]),
+            (3, 1, 2, [2, 2, 2, 2]),
+            (1, 2, 1, [0, 0, 0, 0]),
+            (7, 2, 1, [3, 3, 3, 3]),
+        ] {
+            for zp in [-128, 0, 100] {
+                seed += 1;
+                check(h, w, c, m, k, stride, dil, pads, zp, seed);
+            }
+        }
+    }
+}
