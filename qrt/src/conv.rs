@@ -92,7 +92,7 @@ pub fn conv2d(p: &Conv2d, input: &[i8], weights: &[i8], q: &ChannelQuant<'_>, ou
 /// Asserts that the slices match the layer's shape.
 fn check(p: &Conv2d, input: &[i8], weights: &[i8], q: &ChannelQuant<'_>, output: &[i8]) {
     assert!(
-        p.groups > 0 && p.in_c % p.groups == 0 && p.out_c % p.groups == 0,
+        p.groups > 0 && p.in_c.is_multiple_of(p.groups) && p.out_c.is_multiple_of(p.groups),
         "conv2d: groups must divide in_c and out_c"
     );
     assert!(input.len() == p.input_len(), "conv2d: input length does not match the shape");
