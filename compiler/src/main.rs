@@ -83,7 +83,7 @@ enum Command {
         /// Timed runs per backend (the median is reported).
         #[arg(long, default_value_t = 50)]
         iterations: usize,
-        /// Clock in GHz for the ceiling (default: /proc/cpuinfo).
+        /// Clock in GHz for the ceiling (default: measured with a dependent-multiply loop).
         #[arg(long)]
         ghz: Option<f64>,
         /// Where to write and build the crate.
@@ -243,7 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let meta = pipeline::provenance(&m, &name, calibration, command_line());
             let results = qforge::bench::run(&program, &meta, &dir, &backend, iterations)?;
             let fp32 = if no_fp32 { None } else { Some(time_fp32(&m)?) };
-            let ghz = ghz.or_else(qforge::bench::cpuinfo_ghz).unwrap_or(3.0);
+            let ghz = ghz.unwrap_or_else(qforge::bench::measure_ghz);
             print!("{}", qforge::bench::render(&program, &results, fp32, ghz, 1));
         }
         Command::Eval { model, ranges, data, labels, crate_output, layers } => {

@@ -72,7 +72,7 @@ impl Reshape {
         }
         let known: usize = out.iter().product();
         if let Some(i) = infer_at {
-            if known == 0 || total % known != 0 {
+            if known == 0 || !total.is_multiple_of(known) {
                 return Err(format!(
                     "cannot reshape {input:?} ({total} values) to {:?}: the -1 cannot be inferred",
                     self.shape

@@ -10,7 +10,7 @@ pub struct BlobBuilder {
 
 impl BlobBuilder {
     fn align(&mut self) {
-        while self.bytes.len() % 16 != 0 {
+        while !self.bytes.len().is_multiple_of(16) {
             self.bytes.push(0);
         }
     }
