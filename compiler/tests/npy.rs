@@ -177,7 +177,7 @@ fn unsupported_dtypes_are_refused() {
 /// A v1.0 file with this header text (padded like numpy's) and data.
 fn handmade(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut text = dict.to_string();
-    while (10 + text.len() + 1) % 64 != 0 {
+    while !(10 + text.len() + 1).is_multiple_of(64) {
         text.push(' ');
     }
     text.push('\n');
