@@ -58,7 +58,14 @@ pub fn cpuinfo_ghz() -> Option<f64> {
 }
 
 /// Writes the crate to `dir`, builds its bench example and runs it once per backend.
-pub fn run(p: &Program, meta: &Provenance, dir: &Path, backends: &[String], iterations: usize) -> Result<Vec<Timings>> {
+pub fn run(
+    p: &Program,
+    meta: &Provenance,
+    dir: &Path,
+    backends: &[String],
+    iterations: usize,
+    threads: usize,
+) -> Result<Vec<Timings>> {
     crate::codegen::write_crate(p, meta, dir, true)?;
     let target = dir.with_file_name(format!("{}-target", meta.crate_name));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -76,6 +83,7 @@ pub fn run(p: &Program, meta: &Provenance, dir: &Path, backends: &[String], iter
     for b in backends {
         let out = Command::new(&exe)
             .arg(iterations.to_string())
+            .arg(threads.to_string())
             .env("QRT_BACKEND", b)
             .output()
             .map_err(|e| Error::Other(format!("cannot run the benchmark: {e}")))?;
@@ -170,7 +178,7 @@ pub fn render(p: &Program, results: &[Timings], fp32_ns: Option<u64>, ghz: f64, 
         for (i, (step, ns)) in p.steps.iter().zip(&t.layers).enumerate() {
             let gmacs = step.macs as f64 / (*ns).max(1) as f64;
             let share = match (ceiling, step.macs) {
-                (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c * ghz)),
+                (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)),
                 _ => "-".into(),
             };
             let _ = writeln!(

@@ -92,6 +92,9 @@ enum Command {
         /// Skip timing the fp32 reference interpreter.
         #[arg(long)]
         no_fp32: bool,
+        /// Threads per run (the emitted crate's Model::with_threads); 1 = single-threaded.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Compare the int8 model with the fp32 model on a data set: top-1, agreement, SQNR per layer.
     #[command(
@@ -235,16 +238,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", qforge::inspect::compile_summary(&m, &program));
             println!("wrote crate `{crate_name}` to {} in {:.2} s", output.display(), start.elapsed().as_secs_f64());
         }
-        Command::Bench { model, ranges, backend, iterations, ghz, dir, no_fp32 } => {
+        Command::Bench { model, ranges, backend, iterations, ghz, dir, no_fp32, threads } => {
             let m = load(&model)?;
             let (stats, calibration, source) = ranges.ranges().resolve(&m, true)?;
             let program = pipeline::quantize(&m, &stats, &source)?;
             let name = qforge::codegen::crate_name_for(&dir);
             let meta = pipeline::provenance(&m, &name, calibration, command_line());
-            let results = qforge::bench::run(&program, &meta, &dir, &backend, iterations)?;
+            let results = qforge::bench::run(&program, &meta, &dir, &backend, iterations, threads)?;
             let fp32 = if no_fp32 { None } else { Some(time_fp32(&m)?) };
             let ghz = ghz.unwrap_or_else(qforge::bench::measure_ghz);
-            print!("{}", qforge::bench::render(&program, &results, fp32, ghz, 1));
+            print!("{}", qforge::bench::render(&program, &results, fp32, ghz, threads));
         }
         Command::Eval { model, ranges, data, labels, crate_output, layers } => {
             let m = load(&model)?;

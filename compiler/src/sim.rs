@@ -12,12 +12,19 @@ pub struct Simulator<'p> {
     program: &'p Program,
     blob: AlignedBlob,
     arena: Vec<i8>,
+    pool: Option<qrt::threads::Pool>,
 }
 
 impl<'p> Simulator<'p> {
     /// Prepares `program` for running.
     pub fn new(program: &'p Program) -> Self {
-        Simulator { program, blob: AlignedBlob::new(&program.blob), arena: vec![0; program.arena_bytes] }
+        Simulator { program, blob: AlignedBlob::new(&program.blob), arena: vec![0; program.arena_bytes], pool: None }
+    }
+
+    /// Prepares `program` to run its heavy layers on `threads` threads, as an emitted
+    /// crate's `Model::with_threads` does.
+    pub fn with_threads(program: &'p Program, threads: usize) -> Self {
+        Simulator { pool: (threads > 1).then(|| qrt::threads::Pool::new(threads)), ..Simulator::new(program) }
     }
 
     /// Runs on an int8 input in ONNX order; returns the int8 output in ONNX order.
@@ -27,8 +34,12 @@ impl<'p> Simulator<'p> {
         let t_in = &p.tensors[p.input];
         assert_eq!(input.len(), t_in.len(), "input length does not match the program");
         self.arena[t_in.offset..t_in.offset + t_in.len()].copy_from_slice(input);
+        let par = match &self.pool {
+            Some(pool) => qrt::par::Par::pool(pool),
+            None => qrt::par::Par::single(),
+        };
         for (i, step) in p.steps.iter().enumerate() {
-            exec(p, self.blob.bytes(), step, &mut self.arena);
+            exec(p, self.blob.bytes(), step, &mut self.arena, par);
             let t = &p.tensors[step.output];
             observe(i, step, &self.arena[t.offset..t.offset + t.len()]);
         }
@@ -86,7 +97,7 @@ fn gemm_quant<'b>(blob: &'b [u8], r: &GemmRefs) -> GemmQuant<'b> {
 }
 
 /// Executes one step on the arena (the emitted crate's per-layer function does the same).
-fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8]) {
+fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8], par: qrt::par::Par<'_>) {
     let out = &p.tensors[step.output];
     let split = qrt::arena::split(arena, out.offset, out.len());
     let input = |i: usize| {
@@ -99,12 +110,12 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8]) {
         }
         Kernel::Gemm(params, r) => {
             let q = gemm_quant(blob, r);
-            qrt::gemm::gemm(params, input(0), i8s(blob, r.base.weights), &q, split.output)
+            qrt::par::gemm(par, params, input(0), i8s(blob, r.base.weights), &q, split.output)
         }
         Kernel::Depthwise(params, r) => {
-            qrt::depthwise::depthwise(params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
+            qrt::par::depthwise(par, params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
         }
-        Kernel::Im2col(params) => qrt::im2col::im2col(params, input(0), split.output),
+        Kernel::Im2col(params) => qrt::par::im2col(par, params, input(0), split.output),
         Kernel::Add(params) => qrt::add::add(params, input(0), input(1), split.output),
         Kernel::MaxPool(params) => qrt::pool::max_pool(params, input(0), split.output),
         Kernel::AveragePool(params) => qrt::pool::average_pool(params, input(0), split.output),

@@ -52,18 +52,30 @@ pub fn im2col(p: &Im2col, input: &[i8], output: &mut [i8]) {
     let (c, row) = (p.in_c, p.row_len());
     assert!(input.len() == p.in_h * p.in_w * c, "im2col: input of the wrong length");
     assert!(output.len() == p.out_h * p.out_w * row, "im2col: output of the wrong length");
+    let span = (p.kernel_w - 1) * p.dilation_w + 1;
     for oy in 0..p.out_h {
         for ox in 0..p.out_w {
             let dst = &mut output[(oy * p.out_w + ox) * row..][..row];
+            let x0 = (ox * p.stride_w) as isize - p.pad_left as isize;
+            // Without dilation the kernel row's pixels are adjacent in NHWC: one copy of
+            // kernel_w * c bytes when the whole row lies inside the input.
+            let whole_rows = p.dilation_w == 1 && x0 >= 0 && x0 as usize + span <= p.in_w;
             for ky in 0..p.kernel_h {
                 let iy = (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
-                for kx in 0..p.kernel_w {
-                    let ix = (ox * p.stride_w + kx * p.dilation_w) as isize - p.pad_left as isize;
-                    let tap = &mut dst[(ky * p.kernel_w + kx) * c..][..c];
-                    if iy >= 0 && ix >= 0 && (iy as usize) < p.in_h && (ix as usize) < p.in_w {
-                        tap.copy_from_slice(&input[(iy as usize * p.in_w + ix as usize) * c..][..c]);
-                    } else {
-                        tap.fill(p.zero_point);
+                let taps = &mut dst[ky * p.kernel_w * c..][..p.kernel_w * c];
+                if iy < 0 || iy as usize >= p.in_h {
+                    taps.fill(p.zero_point);
+                } else if whole_rows {
+                    taps.copy_from_slice(&input[(iy as usize * p.in_w + x0 as usize) * c..][..p.kernel_w * c]);
+                } else {
+                    for kx in 0..p.kernel_w {
+                        let ix = x0 + (kx * p.dilation_w) as isize;
+                        let tap = &mut taps[kx * c..][..c];
+                        if ix >= 0 && (ix as usize) < p.in_w {
+                            tap.copy_from_slice(&input[(iy as usize * p.in_w + ix as usize) * c..][..c]);
+                        } else {
+                            tap.fill(p.zero_point);
+                        }
                     }
                 }
             }

@@ -27,9 +27,12 @@ mod fmath;
 pub mod gemm;
 pub mod im2col;
 pub mod layout;
+pub mod par;
 pub mod pool;
 pub mod quant;
 pub mod requant;
+#[cfg(feature = "std")]
+pub mod threads;
 
 pub use requant::{ChannelQuant, OutputQuant, Requant};
 

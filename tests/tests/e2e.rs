@@ -74,10 +74,16 @@ fn check_model(name: &str, onnx: &[u8], calib: Vec<Array>, test: Vec<Array>) -> 
     let emitted = build_and_run(&crate_dir, &input, &dir.join("out.npy"));
 
     let mut sim = Simulator::new(&program);
+    let mut sim2 = Simulator::with_threads(&program, 2);
     let per = emitted.len() / test.len();
     let (mut signal, mut noise) = (0f64, 0f64);
     for (i, sample) in test.iter().enumerate() {
         let expected = sim.run(&sample.data);
+        let threaded = sim2.run(&sample.data);
+        assert!(
+            expected.iter().zip(&threaded).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name}: sample {i}: 2 threads differ from 1"
+        );
         let got = &emitted[i * per..(i + 1) * per];
         let same = expected.iter().zip(got).all(|(a, b)| a.to_bits() == b.to_bits());
         assert!(same, "{name}: sample {i}: emitted crate {got:?} != simulator {expected:?}");
@@ -152,6 +158,12 @@ fn int8_and_float_entry_points_agree() {
     for (f, q) in out.iter().zip(q_out) {
         assert_eq!(*f, (q as i32 - OUTPUT_ZERO_POINT) as f32 * OUTPUT_SCALE);
     }
+    // Two threads give the same bytes as one.
+    let mut threaded = Model::with_threads(2);
+    assert_eq!(threaded.threads(), 2);
+    let mut out3 = [0f32; OUTPUT_LEN];
+    threaded.run(&input, &mut out3).unwrap();
+    assert_eq!(out, out3);
     // A caller-owned arena gives the same answer.
     let mut arena = vec![0i8; ARENA_BYTES + 7];
     let mut out2 = [0f32; OUTPUT_LEN];

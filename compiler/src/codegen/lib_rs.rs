@@ -29,7 +29,7 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
     let blob_len = size(p.blob.len());
     let macs = proc_macro2::Literal::u64_unsuffixed(p.macs());
     let blob = &paths.blob;
-    let calls = names.iter().map(|n| quote!(#n(arena);));
+    let calls = names.iter().map(|n| quote!(#n(arena, par);));
     let layer_count = size(names.len());
     let layer_infos = p.steps.iter().zip(&names).map(|(s, n)| {
         let (name, op) = (n.to_string(), s.op.clone());
@@ -66,28 +66,58 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
         const INPUT_OFFSET: usize = #in_off;
         const OUTPUT_OFFSET: usize = #out_off;
 
-        /// The model with its own arena.
+        /// The model with its own arena (and, with [`Model::with_threads`], a thread pool).
         #[cfg(feature = "std")]
         pub struct Model {
             arena: std::vec::Vec<i8>,
+            pool: Option<qrt::threads::Pool>,
         }
 
         #[cfg(feature = "std")]
         impl Model {
-            /// Allocates the arena (the only allocation; runs allocate nothing).
+            /// Allocates the arena (the only allocation; runs allocate nothing). Runs on the
+            /// calling thread.
             pub fn new() -> Self {
-                Model { arena: std::vec![0; ARENA_BYTES] }
+                Model { arena: std::vec![0; ARENA_BYTES], pool: None }
+            }
+
+            /// Like [`Model::new`], but splits the heavy layers over `threads` threads in
+            /// all (the caller included). The output bytes are the same as with one thread.
+            pub fn with_threads(threads: usize) -> Self {
+                Model { arena: std::vec![0; ARENA_BYTES], pool: (threads > 1).then(|| qrt::threads::Pool::new(threads)) }
+            }
+
+            /// Threads a run uses.
+            pub fn threads(&self) -> usize {
+                self.pool.as_ref().map_or(1, |p| p.threads())
             }
 
             /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
             pub fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error> {
-                run_with_arena(&mut self.arena, input, output)
+                let par = match &self.pool {
+                    Some(pool) => qrt::par::Par::pool(pool),
+                    None => qrt::par::Par::single(),
+                };
+                run_f32(&mut self.arena, input, output, par)
             }
 
             /// Runs on an int8 input (quantized with `INPUT_SCALE`, `INPUT_ZERO_POINT`),
             /// writing the int8 output (`OUTPUT_SCALE`, `OUTPUT_ZERO_POINT`).
             pub fn run_int8(&mut self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
-                run_int8_with_arena(&mut self.arena, input, output)
+                let par = match &self.pool {
+                    Some(pool) => qrt::par::Par::pool(pool),
+                    None => qrt::par::Par::single(),
+                };
+                run_i8(&mut self.arena, input, output, par)
+            }
+
+            /// Per-layer timing hook on this model's arena and threads (see [`run_profiled`]).
+            pub fn run_profiled(&mut self, input: &[f32], output: &mut [f32], at: impl FnMut(usize)) -> Result<(), Error> {
+                let par = match &self.pool {
+                    Some(pool) => qrt::par::Par::pool(pool),
+                    None => qrt::par::Par::single(),
+                };
+                profiled(&mut self.arena, input, output, par, at)
             }
         }
 
@@ -109,20 +139,30 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
             arena.get_mut(..ARENA_BYTES).ok_or(Error::ArenaTooSmall { expected: ARENA_BYTES, actual })
         }
 
-        /// Runs on a float32 input using a caller-supplied arena of at least `ARENA_BYTES`.
+        /// Runs on a float32 input using a caller-supplied arena of at least `ARENA_BYTES`,
+        /// on the calling thread.
         pub fn run_with_arena(arena: &mut [i8], input: &[f32], output: &mut [f32]) -> Result<(), Error> {
+            run_f32(arena, input, output, qrt::par::Par::single())
+        }
+
+        /// Runs on an int8 input using a caller-supplied arena of at least `ARENA_BYTES`,
+        /// on the calling thread.
+        pub fn run_int8_with_arena(arena: &mut [i8], input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+            run_i8(arena, input, output, qrt::par::Par::single())
+        }
+
+        fn run_f32(arena: &mut [i8], input: &[f32], output: &mut [f32], par: qrt::par::Par<'_>) -> Result<(), Error> {
             let arena = check(arena, input.len(), output.len())?;
             qrt::quant::quantize(INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
-            forward(arena);
+            forward(arena, par);
             qrt::quant::dequantize(OUTPUT_SCALE, OUTPUT_ZERO_POINT, &arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN], output);
             Ok(())
         }
 
-        /// Runs on an int8 input using a caller-supplied arena of at least `ARENA_BYTES`.
-        pub fn run_int8_with_arena(arena: &mut [i8], input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+        fn run_i8(arena: &mut [i8], input: &[i8], output: &mut [i8], par: qrt::par::Par<'_>) -> Result<(), Error> {
             let arena = check(arena, input.len(), output.len())?;
             arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN].copy_from_slice(input);
-            forward(arena);
+            forward(arena, par);
             output.copy_from_slice(&arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN]);
             Ok(())
         }
@@ -140,7 +180,7 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
         }
 
         /// All layers, in order.
-        fn forward(arena: &mut [i8]) {
+        fn forward(arena: &mut [i8], par: qrt::par::Par<'_>) {
             #(#calls)*
         }
 
@@ -158,16 +198,20 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
         /// Every layer, in execution order.
         pub const LAYERS: [LayerInfo; #layer_count] = [#(#layer_infos),*];
 
-        const LAYER_FNS: [fn(&mut [i8]); #layer_count] = [#(#names),*];
+        const LAYER_FNS: [fn(&mut [i8], qrt::par::Par<'_>); #layer_count] = [#(#names),*];
 
         /// Runs like [`run_with_arena`], calling `at(i)` just before layer `i` and
         /// `at(LAYERS.len())` after the last one: a hook for per-layer timing.
-        pub fn run_profiled(arena: &mut [i8], input: &[f32], output: &mut [f32], mut at: impl FnMut(usize)) -> Result<(), Error> {
+        pub fn run_profiled(arena: &mut [i8], input: &[f32], output: &mut [f32], at: impl FnMut(usize)) -> Result<(), Error> {
+            profiled(arena, input, output, qrt::par::Par::single(), at)
+        }
+
+        fn profiled(arena: &mut [i8], input: &[f32], output: &mut [f32], par: qrt::par::Par<'_>, mut at: impl FnMut(usize)) -> Result<(), Error> {
             let arena = check(arena, input.len(), output.len())?;
             qrt::quant::quantize(INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
             for (i, layer) in LAYER_FNS.iter().enumerate() {
                 at(i);
-                layer(arena);
+                layer(arena, par);
             }
             at(LAYER_FNS.len());
             qrt::quant::dequantize(OUTPUT_SCALE, OUTPUT_ZERO_POINT, &arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN], output);
@@ -274,7 +318,7 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
             quote! {
                 const P: qrt::gemm::Gemm = #pt;
                 let q = #q;
-                qrt::gemm::gemm(&P, #x, #w, &q, split.output);
+                qrt::par::gemm(par, &P, #x, #w, &q, split.output);
             }
         }
         Kernel::Depthwise(params, refs) => {
@@ -282,14 +326,14 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
             quote! {
                 const P: qrt::depthwise::Depthwise = #pt;
                 let q = #q;
-                qrt::depthwise::depthwise(&P, #x, #w, &q, split.output);
+                qrt::par::depthwise(par, &P, #x, #w, &q, split.output);
             }
         }
         Kernel::Im2col(params) => {
             let (pt, x) = (tokens::im2col(params), input(0));
             quote! {
                 const P: qrt::im2col::Im2col = #pt;
-                qrt::im2col::im2col(&P, #x, split.output);
+                qrt::par::im2col(par, &P, #x, split.output);
             }
         }
         Kernel::Add(params) => {
@@ -338,9 +382,11 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
             quote!(qrt::layout::#f(#c, #h, #w, #x, split.output);)
         }
     };
+    let uses_par = matches!(step.kernel, Kernel::Gemm(..) | Kernel::Depthwise(..) | Kernel::Im2col(_));
+    let par_arg = if uses_par { quote!(par) } else { quote!(_par) };
     quote! {
         #(#[doc = #doc])*
-        fn #name(arena: &mut [i8]) {
+        fn #name(arena: &mut [i8], #par_arg: qrt::par::Par<'_>) {
             let split = qrt::arena::split(arena, #out_off, #out_len);
             #call
         }

@@ -49,28 +49,64 @@ const INPUT_OFFSET: usize = 576;
 
 const OUTPUT_OFFSET: usize = 0;
 
-/// The model with its own arena.
+/// The model with its own arena (and, with [`Model::with_threads`], a thread pool).
 #[cfg(feature = "std")]
 pub struct Model {
     arena: std::vec::Vec<i8>,
+    pool: Option<qrt::threads::Pool>,
 }
 
 #[cfg(feature = "std")]
 impl Model {
-    /// Allocates the arena (the only allocation; runs allocate nothing).
+    /// Allocates the arena (the only allocation; runs allocate nothing). Runs on the
+    /// calling thread.
     pub fn new() -> Self {
         Model {
             arena: std::vec![0; ARENA_BYTES],
+            pool: None,
         }
+    }
+    /// Like [`Model::new`], but splits the heavy layers over `threads` threads in
+    /// all (the caller included). The output bytes are the same as with one thread.
+    pub fn with_threads(threads: usize) -> Self {
+        Model {
+            arena: std::vec![0; ARENA_BYTES],
+            pool: (threads > 1).then(|| qrt::threads::Pool::new(threads)),
+        }
+    }
+    /// Threads a run uses.
+    pub fn threads(&self) -> usize {
+        self.pool.as_ref().map_or(1, |p| p.threads())
     }
     /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
     pub fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error> {
-        run_with_arena(&mut self.arena, input, output)
+        let par = match &self.pool {
+            Some(pool) => qrt::par::Par::pool(pool),
+            None => qrt::par::Par::single(),
+        };
+        run_f32(&mut self.arena, input, output, par)
     }
     /// Runs on an int8 input (quantized with `INPUT_SCALE`, `INPUT_ZERO_POINT`),
     /// writing the int8 output (`OUTPUT_SCALE`, `OUTPUT_ZERO_POINT`).
     pub fn run_int8(&mut self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
-        run_int8_with_arena(&mut self.arena, input, output)
+        let par = match &self.pool {
+            Some(pool) => qrt::par::Par::pool(pool),
+            None => qrt::par::Par::single(),
+        };
+        run_i8(&mut self.arena, input, output, par)
+    }
+    /// Per-layer timing hook on this model's arena and threads (see [`run_profiled`]).
+    pub fn run_profiled(
+        &mut self,
+        input: &[f32],
+        output: &mut [f32],
+        at: impl FnMut(usize),
+    ) -> Result<(), Error> {
+        let par = match &self.pool {
+            Some(pool) => qrt::par::Par::pool(pool),
+            None => qrt::par::Par::single(),
+        };
+        profiled(&mut self.arena, input, output, par, at)
     }
 }
 
@@ -103,11 +139,31 @@ fn check(arena: &mut [i8], input: usize, output: usize) -> Result<&mut [i8], Err
         })
 }
 
-/// Runs on a float32 input using a caller-supplied arena of at least `ARENA_BYTES`.
+/// Runs on a float32 input using a caller-supplied arena of at least `ARENA_BYTES`,
+/// on the calling thread.
 pub fn run_with_arena(
     arena: &mut [i8],
     input: &[f32],
     output: &mut [f32],
+) -> Result<(), Error> {
+    run_f32(arena, input, output, qrt::par::Par::single())
+}
+
+/// Runs on an int8 input using a caller-supplied arena of at least `ARENA_BYTES`,
+/// on the calling thread.
+pub fn run_int8_with_arena(
+    arena: &mut [i8],
+    input: &[i8],
+    output: &mut [i8],
+) -> Result<(), Error> {
+    run_i8(arena, input, output, qrt::par::Par::single())
+}
+
+fn run_f32(
+    arena: &mut [i8],
+    input: &[f32],
+    output: &mut [f32],
+    par: qrt::par::Par<'_>,
 ) -> Result<(), Error> {
     let arena = check(arena, input.len(), output.len())?;
     qrt::quant::quantize(
@@ -116,7 +172,7 @@ pub fn run_with_arena(
         input,
         &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN],
     );
-    forward(arena);
+    forward(arena, par);
     qrt::quant::dequantize(
         OUTPUT_SCALE,
         OUTPUT_ZERO_POINT,
@@ -126,15 +182,15 @@ pub fn run_with_arena(
     Ok(())
 }
 
-/// Runs on an int8 input using a caller-supplied arena of at least `ARENA_BYTES`.
-pub fn run_int8_with_arena(
+fn run_i8(
     arena: &mut [i8],
     input: &[i8],
     output: &mut [i8],
+    par: qrt::par::Par<'_>,
 ) -> Result<(), Error> {
     let arena = check(arena, input.len(), output.len())?;
     arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN].copy_from_slice(input);
-    forward(arena);
+    forward(arena, par);
     output.copy_from_slice(&arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN]);
     Ok(())
 }
@@ -152,18 +208,18 @@ fn words(offset: usize, len: usize) -> &'static [i32] {
 }
 
 /// All layers, in order.
-fn forward(arena: &mut [i8]) {
-    conv1_im2col(arena);
-    conv1(arena);
-    conv2_im2col(arena);
-    conv2(arena);
-    conv3_im2col(arena);
-    conv3(arena);
-    conv4_im2col(arena);
-    conv4(arena);
-    add(arena);
-    gap(arena);
-    fc(arena);
+fn forward(arena: &mut [i8], par: qrt::par::Par<'_>) {
+    conv1_im2col(arena, par);
+    conv1(arena, par);
+    conv2_im2col(arena, par);
+    conv2(arena, par);
+    conv3_im2col(arena, par);
+    conv3(arena, par);
+    conv4_im2col(arena, par);
+    conv4(arena, par);
+    add(arena, par);
+    gap(arena, par);
+    fc(arena, par);
 }
 
 /// One layer, as the model card lists it.
@@ -237,7 +293,7 @@ pub const LAYERS: [LayerInfo; 11] = [
 
 ];
 
-const LAYER_FNS: [fn(&mut [i8]); 11] = [
+const LAYER_FNS: [fn(&mut [i8], qrt::par::Par<'_>); 11] = [
     conv1_im2col,
     conv1,
     conv2_im2col,
@@ -258,6 +314,16 @@ pub fn run_profiled(
     arena: &mut [i8],
     input: &[f32],
     output: &mut [f32],
+    at: impl FnMut(usize),
+) -> Result<(), Error> {
+    profiled(arena, input, output, qrt::par::Par::single(), at)
+}
+
+fn profiled(
+    arena: &mut [i8],
+    input: &[f32],
+    output: &mut [f32],
+    par: qrt::par::Par<'_>,
     mut at: impl FnMut(usize),
 ) -> Result<(), Error> {
     let arena = check(arena, input.len(), output.len())?;
@@ -269,7 +335,7 @@ pub fn run_profiled(
     );
     for (i, layer) in LAYER_FNS.iter().enumerate() {
         at(i);
-        layer(arena);
+        layer(arena, par);
     }
     at(LAYER_FNS.len());
     qrt::quant::dequantize(
@@ -285,7 +351,7 @@ pub fn run_profiled(
 ///
 /// Reads `input.nhwc` [1, 1, 8, 8] (scale 0.003921569, zero point -128).
 /// Writes `input.nhwc.im2col` [64, 9] (scale 0.003921569, zero point -128).
-fn conv1_im2col(arena: &mut [i8]) {
+fn conv1_im2col(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 0, 576);
     const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
         in_h: 8,
@@ -303,7 +369,7 @@ fn conv1_im2col(arena: &mut [i8]) {
         pad_left: 1,
         zero_point: -128,
     };
-    qrt::im2col::im2col(&P, split.input(576, 64), split.output);
+    qrt::par::im2col(par, &P, split.input(576, 64), split.output);
 }
 
 /// `conv1`: Conv+Relu.
@@ -311,7 +377,7 @@ fn conv1_im2col(arena: &mut [i8]) {
 /// Reads `input.nhwc.im2col` [64, 9] (scale 0.003921569, zero point -128).
 /// Writes `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
 /// 9216 multiply-accumulates.
-fn conv1(arena: &mut [i8]) {
+fn conv1(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 2304, 1024);
     const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
         rows: 64,
@@ -331,14 +397,14 @@ fn conv1(arena: &mut [i8]) {
         multiplier: words(256, 16),
         shift: words(320, 16),
     };
-    qrt::gemm::gemm(&P, split.input(0, 576), weights(0, 192), &q, split.output);
+    qrt::par::gemm(par, &P, split.input(0, 576), weights(0, 192), &q, split.output);
 }
 
 /// `conv2`: Im2col.
 ///
 /// Reads `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
 /// Writes `relu1_out.im2col` [16, 144] (scale 0.017987974, zero point -128).
-fn conv2_im2col(arena: &mut [i8]) {
+fn conv2_im2col(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 0, 2304);
     const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
         in_h: 8,
@@ -356,7 +422,7 @@ fn conv2_im2col(arena: &mut [i8]) {
         pad_left: 1,
         zero_point: -128,
     };
-    qrt::im2col::im2col(&P, split.input(2304, 1024), split.output);
+    qrt::par::im2col(par, &P, split.input(2304, 1024), split.output);
 }
 
 /// `conv2`: Conv+Relu.
@@ -364,7 +430,7 @@ fn conv2_im2col(arena: &mut [i8]) {
 /// Reads `relu1_out.im2col` [16, 144] (scale 0.017987974, zero point -128).
 /// Writes `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
 /// 73728 multiply-accumulates.
-fn conv2(arena: &mut [i8]) {
+fn conv2(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 4608, 512);
     const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
         rows: 16,
@@ -384,14 +450,14 @@ fn conv2(arena: &mut [i8]) {
         multiplier: words(5184, 32),
         shift: words(5312, 32),
     };
-    qrt::gemm::gemm(&P, split.input(0, 2304), weights(448, 4608), &q, split.output);
+    qrt::par::gemm(par, &P, split.input(0, 2304), weights(448, 4608), &q, split.output);
 }
 
 /// `conv3`: Im2col.
 ///
 /// Reads `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
 /// Writes `relu2_out.im2col` [16, 288] (scale 0.03124417, zero point -128).
-fn conv3_im2col(arena: &mut [i8]) {
+fn conv3_im2col(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 0, 4608);
     const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
         in_h: 4,
@@ -409,7 +475,7 @@ fn conv3_im2col(arena: &mut [i8]) {
         pad_left: 1,
         zero_point: -128,
     };
-    qrt::im2col::im2col(&P, split.input(4608, 512), split.output);
+    qrt::par::im2col(par, &P, split.input(4608, 512), split.output);
 }
 
 /// `conv3`: Conv+Relu.
@@ -417,7 +483,7 @@ fn conv3_im2col(arena: &mut [i8]) {
 /// Reads `relu2_out.im2col` [16, 288] (scale 0.03124417, zero point -128).
 /// Writes `relu3_out` [1, 32, 4, 4] (scale 0.01627704, zero point -128).
 /// 147456 multiply-accumulates.
-fn conv3(arena: &mut [i8]) {
+fn conv3(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 5120, 512);
     const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
         rows: 16,
@@ -437,14 +503,14 @@ fn conv3(arena: &mut [i8]) {
         multiplier: words(14912, 32),
         shift: words(15040, 32),
     };
-    qrt::gemm::gemm(&P, split.input(0, 4608), weights(5568, 9216), &q, split.output);
+    qrt::par::gemm(par, &P, split.input(0, 4608), weights(5568, 9216), &q, split.output);
 }
 
 /// `conv4`: Im2col.
 ///
 /// Reads `relu3_out` [1, 32, 4, 4] (scale 0.01627704, zero point -128).
 /// Writes `relu3_out.im2col` [16, 288] (scale 0.01627704, zero point -128).
-fn conv4_im2col(arena: &mut [i8]) {
+fn conv4_im2col(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 0, 4608);
     const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
         in_h: 4,
@@ -462,7 +528,7 @@ fn conv4_im2col(arena: &mut [i8]) {
         pad_left: 1,
         zero_point: -128,
     };
-    qrt::im2col::im2col(&P, split.input(5120, 512), split.output);
+    qrt::par::im2col(par, &P, split.input(5120, 512), split.output);
 }
 
 /// `conv4`: Conv.
@@ -470,7 +536,7 @@ fn conv4_im2col(arena: &mut [i8]) {
 /// Reads `relu3_out.im2col` [16, 288] (scale 0.01627704, zero point -128).
 /// Writes `bn4_out` [1, 32, 4, 4] (scale 0.036844227, zero point -32).
 /// 147456 multiply-accumulates.
-fn conv4(arena: &mut [i8]) {
+fn conv4(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 5120, 512);
     const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
         rows: 16,
@@ -490,14 +556,21 @@ fn conv4(arena: &mut [i8]) {
         multiplier: words(24640, 32),
         shift: words(24768, 32),
     };
-    qrt::gemm::gemm(&P, split.input(0, 4608), weights(15296, 9216), &q, split.output);
+    qrt::par::gemm(
+        par,
+        &P,
+        split.input(0, 4608),
+        weights(15296, 9216),
+        &q,
+        split.output,
+    );
 }
 
 /// `add`: Add+Relu.
 ///
 /// Reads `bn4_out` [1, 32, 4, 4] (scale 0.036844227, zero point -32), `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
 /// Writes `relu4_out` [1, 32, 4, 4] (scale 0.03928151, zero point -128).
-fn add(arena: &mut [i8]) {
+fn add(arena: &mut [i8], _par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 0, 512);
     const P: qrt::add::Add = qrt::add::Add {
         len: 512,
@@ -519,7 +592,7 @@ fn add(arena: &mut [i8]) {
 ///
 /// Reads `relu4_out` [1, 32, 4, 4] (scale 0.03928151, zero point -128).
 /// Writes `gap_out` [1, 32, 1, 1] (scale 0.016719759, zero point -128).
-fn gap(arena: &mut [i8]) {
+fn gap(arena: &mut [i8], _par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 512, 32);
     const P: qrt::pool::GlobalAveragePool = qrt::pool::GlobalAveragePool {
         pixels: 16,
@@ -539,7 +612,7 @@ fn gap(arena: &mut [i8]) {
 /// Reads `flatten_out` [1, 32] (scale 0.016719759, zero point -128).
 /// Writes `logits` [1, 10] (scale 0.0988419, zero point -4).
 /// 320 multiply-accumulates.
-fn fc(arena: &mut [i8]) {
+fn fc(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 0, 10);
     const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
         rows: 1,
@@ -559,5 +632,5 @@ fn fc(arena: &mut [i8]) {
         multiplier: words(25584, 10),
         shift: words(25632, 10),
     };
-    qrt::gemm::gemm(&P, split.input(512, 32), weights(25024, 512), &q, split.output);
+    qrt::par::gemm(par, &P, split.input(512, 32), weights(25024, 512), &q, split.output);
 }

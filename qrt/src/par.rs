@@ -1,0 +1,192 @@
+//! Multi-core execution of the heavy kernels, with output identical to one thread.
+//!
+//! A layer is cut into bands of output rows and each band is computed as a smaller
+//! problem of the same kernel (a GEMM over fewer rows; a depthwise conv or im2col over a
+//! band of output rows with the input rows it reads). Every output byte is produced by
+//! the same code from the same inputs as in a single-threaded run, so the bytes cannot
+//! differ. Without `std`, or without a pool, everything runs on the calling thread.
+
+use crate::depthwise::Depthwise;
+use crate::gemm::{Gemm, GemmQuant};
+use crate::im2col::Im2col;
+use crate::requant::ChannelQuant;
+
+/// Where a layer may run: on the calling thread only, or on a thread pool.
+#[derive(Clone, Copy)]
+pub struct Par<'a> {
+    #[cfg(feature = "std")]
+    pool: Option<&'a crate::threads::Pool>,
+    #[cfg(feature = "std")]
+    min_work: usize,
+    #[cfg(not(feature = "std"))]
+    _single: core::marker::PhantomData<&'a ()>,
+}
+
+impl Default for Par<'_> {
+    fn default() -> Self {
+        Par::single()
+    }
+}
+
+impl core::fmt::Debug for Par<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Par({} threads)", self.threads())
+    }
+}
+
+/// Layers with fewer multiply-accumulates (or bytes moved) than this run on one thread:
+/// waking the workers would cost more than it saves.
+pub const MIN_PARALLEL_WORK: usize = 1 << 17;
+
+impl<'a> Par<'a> {
+    /// Run everything on the calling thread.
+    pub const fn single() -> Par<'static> {
+        Par {
+            #[cfg(feature = "std")]
+            pool: None,
+            #[cfg(feature = "std")]
+            min_work: MIN_PARALLEL_WORK,
+            #[cfg(not(feature = "std"))]
+            _single: core::marker::PhantomData,
+        }
+    }
+
+    /// Spread heavy layers over `pool`.
+    #[cfg(feature = "std")]
+    pub fn pool(pool: &'a crate::threads::Pool) -> Par<'a> {
+        Par { pool: Some(pool), min_work: MIN_PARALLEL_WORK }
+    }
+
+    /// Splits even layers smaller than [`MIN_PARALLEL_WORK`] (tests use 0 to split every
+    /// layer that has at least two rows).
+    #[cfg(feature = "std")]
+    pub fn with_min_work(self, min_work: usize) -> Par<'a> {
+        Par { min_work, ..self }
+    }
+
+    fn min_work(&self) -> usize {
+        #[cfg(feature = "std")]
+        {
+            self.min_work
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            MIN_PARALLEL_WORK
+        }
+    }
+
+    /// Threads available.
+    pub fn threads(&self) -> usize {
+        #[cfg(feature = "std")]
+        if let Some(p) = self.pool {
+            return p.threads();
+        }
+        1
+    }
+
+    /// Splits `rows` output rows of `row_bytes` each (the last may be shorter) into bands,
+    /// and calls `band(first_row, rows_in_band, output_of_band)` for each, in parallel
+    /// when the work is large enough. The bands' output slices are disjoint.
+    fn bands(
+        &self,
+        rows: usize,
+        row_bytes: usize,
+        work: usize,
+        output: &mut [i8],
+        band: &(dyn Fn(usize, usize, &mut [i8]) + Sync),
+    ) {
+        #[cfg(not(feature = "std"))]
+        let _ = row_bytes;
+        let parts = if work < self.min_work() { 1 } else { self.threads().min(rows).min(MAX_PARTS) };
+        if parts <= 1 {
+            band(0, rows, output);
+            return;
+        }
+        #[cfg(feature = "std")]
+        if let Some(pool) = self.pool {
+            // Cut the output into one disjoint slice per band; each part takes its own.
+            let mut slots: [std::sync::Mutex<Option<&mut [i8]>>; MAX_PARTS] = Default::default();
+            let mut rest = output;
+            for (i, slot) in slots.iter_mut().enumerate().take(parts) {
+                let r = crate::threads::range(rows, parts, i);
+                let take = if i + 1 == parts { rest.len() } else { (r.end - r.start) * row_bytes };
+                let (head, tail) = core::mem::take(&mut rest).split_at_mut(take);
+                *slot.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(head);
+                rest = tail;
+            }
+            pool.run(parts, &|i| {
+                let r = crate::threads::range(rows, parts, i);
+                let out = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(out) = out {
+                    band(r.start, r.end - r.start, out);
+                }
+            });
+            return;
+        }
+        band(0, rows, output);
+    }
+}
+
+/// The most bands one layer is cut into.
+pub const MAX_PARTS: usize = 16;
+
+/// [`crate::gemm::gemm`], split over rows.
+pub fn gemm(par: Par<'_>, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i8]) {
+    crate::gemm::check(p, input, packed, q, output);
+    let work = p.rows * p.k * p.n;
+    par.bands(p.rows, p.output_stride, work, output, &|r0, rows, out| {
+        let sub = Gemm { rows, ..*p };
+        let start = r0 * p.input_stride;
+        let end = if rows == 0 { start } else { start + (rows - 1) * p.input_stride + p.k };
+        crate::gemm::gemm(&sub, &input[start..end], packed, q, out);
+    });
+}
+
+/// The input rows `[first, first + count)` of the window a band of output rows reads,
+/// and the padding rows above it: `(first, count, pad_top)`.
+fn input_band(
+    oy0: usize,
+    rows: usize,
+    stride: usize,
+    span: usize,
+    pad_top: usize,
+    in_h: usize,
+) -> (usize, usize, usize) {
+    let top = (oy0 * stride) as isize - pad_top as isize;
+    let bottom = ((oy0 + rows - 1) * stride + span) as isize - pad_top as isize;
+    let first = top.max(0) as usize;
+    let last = (bottom.min(in_h as isize)).max(first as isize) as usize;
+    (first, last - first, (-top).max(0) as usize)
+}
+
+/// [`crate::depthwise::depthwise`], split over bands of output rows.
+pub fn depthwise(par: Par<'_>, p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, output: &mut [i8]) {
+    let row_bytes = p.out_w * p.channels;
+    let work = p.out_h * row_bytes * p.kernel_h * p.kernel_w;
+    par.bands(p.out_h, row_bytes, work, output, &|oy0, rows, out| {
+        if rows == p.out_h {
+            crate::depthwise::depthwise(p, input, packed, q, out);
+            return;
+        }
+        let (first, count, pad_top) = input_band(oy0, rows, p.stride_h, p.kernel_h, p.pad_top, p.in_h);
+        let sub = Depthwise { in_h: count, out_h: rows, pad_top, ..*p };
+        let line = p.in_w * p.channels;
+        crate::depthwise::depthwise(&sub, &input[first * line..(first + count) * line], packed, q, out);
+    });
+}
+
+/// [`crate::im2col::im2col`], split over bands of output rows.
+pub fn im2col(par: Par<'_>, p: &Im2col, input: &[i8], output: &mut [i8]) {
+    let row_bytes = p.out_w * p.row_len();
+    par.bands(p.out_h, row_bytes, p.out_h * row_bytes, output, &|oy0, rows, out| {
+        if rows == p.out_h {
+            crate::im2col::im2col(p, input, out);
+            return;
+        }
+        let span = (p.kernel_h - 1) * p.dilation_h + 1;
+        let (first, count, pad_top) = input_band(oy0, rows, p.stride_h, span, p.pad_top, p.in_h);
+        let sub = Im2col { in_h: count, out_h: rows, pad_top, ..*p };
+        let line = p.in_w * p.in_c;
+        crate::im2col::im2col(&sub, &input[first * line..(first + count) * line], out);
+    });
+}

@@ -1,0 +1,124 @@
+//! Splitting a layer over threads never changes its bytes: GEMM, depthwise and im2col on
+//! 2, 3 and 4 threads (every layer split, however small) against one thread, over shapes
+//! whose bands start and end in the padding.
+
+#![cfg(feature = "std")]
+
+use qrt::depthwise::{self, Depthwise};
+use qrt::gemm::{self, Gemm, GemmQuant};
+use qrt::im2col::{self, Im2col};
+use qrt::par::{self, Par};
+use qrt::requant::{ChannelQuant, OutputQuant, Requant};
+use qrt::threads::Pool;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn i8s(&mut self, n: usize) -> Vec<i8> {
+        (0..n).map(|_| self.next() as i8).collect()
+    }
+}
+
+fn quant(n: usize) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
+    let r = Requant::from_f64(0.003).expect("multiplier");
+    ((0..n as i32).map(|c| c * 37 - 500).collect(), vec![r.multiplier; n], vec![r.shift; n])
+}
+
+const OUT: OutputQuant = OutputQuant { zero_point: 3, min: -128, max: 127 };
+
+#[test]
+fn gemm_bands_match_one_thread() {
+    let mut rng = Rng(5);
+    for threads in [2, 3, 4] {
+        let pool = Pool::new(threads);
+        let par = Par::pool(&pool).with_min_work(0);
+        for (rows, k, n, extra) in [(1, 8, 16, 0), (2, 5, 3, 1), (7, 33, 20, 2), (100, 64, 48, 0), (13, 16, 16, 3)] {
+            let p = Gemm { rows, k, n, input_stride: k + extra, output_stride: n + extra, output: OUT };
+            let input = rng.i8s((rows - 1) * p.input_stride + k);
+            let w: Vec<i8> = rng.i8s(k * n).into_iter().map(|v| v.max(-127)).collect();
+            let mut packed = vec![0; gemm::packed_len(k, n)];
+            gemm::pack(&w, k, n, &mut packed);
+            let (bias, m, s) = quant(n);
+            let bu8: Vec<i32> = (0..n).map(|c| gemm::bias_u8(bias[c], &w[c * k..(c + 1) * k])).collect();
+            let q = GemmQuant { bias: &bias, bias_u8: &bu8, multiplier: &m, shift: &s };
+            let len = (rows - 1) * p.output_stride + n;
+            let (mut one, mut many) = (vec![0x11; len], vec![0x11; len]);
+            gemm::gemm(&p, &input, &packed, &q, &mut one);
+            par::gemm(par, &p, &input, &packed, &q, &mut many);
+            assert_eq!(one, many, "threads {threads} rows {rows} k {k} n {n}");
+        }
+    }
+}
+
+#[test]
+fn depthwise_and_im2col_bands_match_one_thread() {
+    let mut rng = Rng(9);
+    for threads in [2, 3, 4] {
+        let pool = Pool::new(threads);
+        let par = Par::pool(&pool).with_min_work(0);
+        for (h, w, c, k, stride, pad) in [
+            (2, 3, 5, 3, 1, 1),
+            (7, 7, 16, 3, 2, 1),
+            (9, 4, 3, 5, 1, 2),
+            (13, 11, 24, 3, 2, 0),
+            (5, 5, 8, 5, 2, 2),
+            (16, 16, 32, 3, 1, 1),
+        ] {
+            let out_h = (h + 2 * pad - k) / stride + 1;
+            let out_w = (w + 2 * pad - k) / stride + 1;
+            let input = rng.i8s(h * w * c);
+            let wts: Vec<i8> = rng.i8s(c * k * k).into_iter().map(|v| v.max(-127)).collect();
+            let mut packed = vec![0; depthwise::packed_len(k, k, c)];
+            depthwise::pack(&wts, k, k, c, &mut packed);
+            let (bias, m, s) = quant(c);
+            let q = ChannelQuant { bias: &bias, multiplier: &m, shift: &s };
+            let p = Depthwise {
+                in_h: h,
+                in_w: w,
+                channels: c,
+                out_h,
+                out_w,
+                kernel_h: k,
+                kernel_w: k,
+                stride_h: stride,
+                stride_w: stride,
+                pad_top: pad,
+                pad_left: pad,
+                input_zero_point: -7,
+                output: OUT,
+            };
+            let (mut one, mut many) = (vec![0; out_h * out_w * c], vec![0; out_h * out_w * c]);
+            depthwise::depthwise(&p, &input, &packed, &q, &mut one);
+            par::depthwise(par, &p, &input, &packed, &q, &mut many);
+            assert_eq!(one, many, "depthwise threads {threads}: {h}x{w}x{c} k{k} s{stride} p{pad}");
+
+            let g = Im2col {
+                in_h: h,
+                in_w: w,
+                in_c: c,
+                out_h,
+                out_w,
+                kernel_h: k,
+                kernel_w: k,
+                stride_h: stride,
+                stride_w: stride,
+                dilation_h: 1,
+                dilation_w: 1,
+                pad_top: pad,
+                pad_left: pad,
+                zero_point: -7,
+            };
+            let len = out_h * out_w * g.row_len();
+            let (mut one, mut many) = (vec![0; len], vec![0; len]);
+            im2col::im2col(&g, &input, &mut one);
+            par::im2col(par, &g, &input, &mut many);
+            assert_eq!(one, many, "im2col threads {threads}: {h}x{w}x{c} k{k} s{stride} p{pad}");
+        }
+    }
+}
