@@ -146,4 +146,233 @@ fn report_backends() {
     let names: Vec<&str> = backends().iter().map(|b| b.name()).collect();
     eprintln!("gemm backends tested on this machine: {names:?}");
     assert!(names.contains(&"scalar"));
+    // qrt's tests enable its `std` feature (a dev-dependency on itself), so every backend
+    // this CPU has is detected and compared; a SIMD path silently skipped would fail here.
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert_eq!(Backend::Avx2.available(), std::is_x86_feature_detected!("avx2"));
+        let vnni = ["avx512f", "avx512bw", "avx512vl", "avx512vnni"];
+        let has_vnni = std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni");
+        assert_eq!(Backend::Avx512Vnni.available(), has_vnni, "needs {vnni:?}");
+    }
+}
+
+/// The inputs of one case, built as `check_case` builds them but with `Requant`s given
+/// directly, so that any multiplier and shift can be tested.
+struct Case {
+    p: Gemm,
+    input: Vec<i8>,
+    w: Vec<i8>,
+    bias: Vec<i32>,
+    requants: Vec<Requant>,
+}
+
+impl Case {
+    fn new(rows: usize, k: usize, n: usize, in_pad: usize, out_pad: usize, out: OutputQuant, seed: u64) -> Case {
+        let mut rng = Rng(seed | 1);
+        let input_stride = k + in_pad;
+        let input = rng.i8s(rows.saturating_sub(1) * input_stride + k);
+        let w: Vec<i8> = rng.i8s(n * k).into_iter().map(|v| v.max(-127)).collect();
+        let bias = (0..n).map(|_| rng.range(-50_000, 50_000) as i32).collect();
+        let requants = (0..n)
+            .map(|c| {
+                Requant::from_f64([1e-4, 3e-3, 0.02, 0.5, 1.7][c % 5] * (1.0 + (rng.next() % 1000) as f64 / 1000.0))
+                    .unwrap()
+            })
+            .collect();
+        let p = Gemm { rows, k, n, input_stride, output_stride: n + out_pad, output: out };
+        Case { p, input, w, bias, requants }
+    }
+
+    /// The definition's bytes, `rows x n`.
+    fn expected(&self) -> Vec<i8> {
+        let Gemm { rows, k, n, input_stride, output, .. } = self.p;
+        let dense: Vec<i8> = (0..rows).flat_map(|r| self.input[r * input_stride..][..k].to_vec()).collect();
+        let multiplier: Vec<i32> = self.requants.iter().map(|r| r.multiplier).collect();
+        let shift: Vec<i32> = self.requants.iter().map(|r| r.shift).collect();
+        let mut expected = vec![0i8; rows * n];
+        let fc = FullyConnected { rows, in_features: k, out_features: n, output };
+        let cq = ChannelQuant { bias: &self.bias, multiplier: &multiplier, shift: &shift };
+        fully_connected(&fc, &dense, &self.w, &cq, &mut expected);
+        expected
+    }
+
+    /// Runs every backend with `input` and `output` as given (`output` is pre-filled with
+    /// 0x55, which must survive between rows) and compares with the definition.
+    fn check_with(&self, input: &[i8], output: &mut [i8]) {
+        let Gemm { rows, k, n, output_stride, .. } = self.p;
+        let expected = self.expected();
+        let mut packed = vec![0i8; packed_len(k, n)];
+        pack(&self.w, k, n, &mut packed);
+        let bu8: Vec<i32> = (0..n).map(|c| bias_u8(self.bias[c], &self.w[c * k..(c + 1) * k])).collect();
+        let multiplier: Vec<i32> = self.requants.iter().map(|r| r.multiplier).collect();
+        let shift: Vec<i32> = self.requants.iter().map(|r| r.shift).collect();
+        let q = GemmQuant { bias: &self.bias, bias_u8: &bu8, multiplier: &multiplier, shift: &shift };
+        for b in backends() {
+            output.fill(0x55);
+            gemm_on(b, &self.p, input, &packed, &q, output);
+            for r in 0..rows {
+                let got = &output[r * output_stride..][..n];
+                assert_eq!(got, &expected[r * n..(r + 1) * n], "{}: {:?} row {r}", b.name(), self.p);
+                let gap =
+                    &output[(r * output_stride + n).min(output.len())..((r + 1) * output_stride).min(output.len())];
+                assert!(gap.iter().all(|&v| v == 0x55), "{}: wrote padding, {:?}", b.name(), self.p);
+            }
+        }
+    }
+
+    /// Runs with slices of exactly the length `gemm::check` requires.
+    fn check(&self) {
+        let out_len = if self.p.rows == 0 { 0 } else { (self.p.rows - 1) * self.p.output_stride + self.p.n };
+        self.check_with(&self.input, &mut vec![0i8; out_len]);
+    }
+}
+
+#[test]
+fn wide_panels_and_fully_connected_rows() {
+    // One or two rows take 8-block panels; these widths also split as 8 + 1, 8 + 5, ...
+    let mut seed = 1000;
+    for rows in [1, 2, 3] {
+        for n in [127, 128, 129, 144, 200, 257, 1000] {
+            for k in [1, 3, 4, 64, 101] {
+                seed += 1;
+                Case::new(rows, k, n, 1, 3, FULL, seed).check();
+            }
+        }
+    }
+    Case::new(1, 1280, 1000, 0, 0, FULL, 7).check();
+    Case::new(2, 1283, 130, 0, 0, FULL, 8).check();
+}
+
+#[test]
+fn empty_reduction_and_no_rows() {
+    // K = 0: the output is the requantized bias (and `bias_u8 == bias`).
+    for n in [1, 16, 20, 200] {
+        Case::new(3, 0, n, 0, 1, FULL, n as u64).check();
+        Case::new(0, 5, n, 0, 0, FULL, n as u64).check();
+    }
+}
+
+#[test]
+fn panel_splits_and_row_tails() {
+    // 5, 6, 7, 9, 10, 13 blocks of 16 (panels 3+2, 3+3, 4+3, 3+3+3, ...) and every row
+    // count around the tile heights (6, 8, 12).
+    let mut seed = 2000;
+    for blocks in [5, 6, 7, 9, 10, 13] {
+        for rows in [3, 5, 6, 7, 8, 11, 12, 13, 25] {
+            seed += 1;
+            Case::new(rows, 24 + rows % 4, 16 * blocks - rows % 3, 0, 0, FULL, seed).check();
+        }
+    }
+}
+
+#[test]
+fn every_shift_and_multiplier_extreme() {
+    // Shifts 1..=62 with multipliers 0, 2^30 and 2^31 - 1, and K = 2048 extremes so that
+    // accumulators reach about ±2^25: products up to 2^56, quotients far outside i32 for
+    // small shifts (saturation), and both the fast (s >= 33) and general forms in one
+    // block.
+    for (i, m) in [0, 1 << 30, i32::MAX, 1_518_500_250].into_iter().enumerate() {
+        for extreme in [false, true] {
+            let mut case = Case::new(3, 2048, 62, 0, 0, FULL, 40 + i as u64);
+            if extreme {
+                case.input.iter_mut().for_each(|v| *v = -128);
+                case.w.iter_mut().enumerate().for_each(|(j, v)| *v = if (j / 2048) % 2 == 0 { -127 } else { 127 });
+            }
+            case.requants = (1..=62).map(|shift| Requant { multiplier: m, shift }).collect();
+            case.check();
+        }
+    }
+}
+
+#[test]
+fn zero_points_outside_the_fast_form() {
+    // |z| > 2^30 takes the general form everywhere; `min - z` outside i32 makes the SIMD
+    // backends hand the call to the scalar twin. Both must still equal the definition.
+    for zp in [(1 << 30) + 7, -(1 << 30) - 9, i32::MAX, i32::MIN, 1 << 30, -(1 << 30)] {
+        for (lo, hi) in [(-128, 127), (0, 6), (100, -100)] {
+            let out = OutputQuant { zero_point: zp, min: lo, max: hi };
+            Case::new(7, 37, 35, 2, 1, out, zp as u64).check();
+        }
+    }
+    // `min > max` with an ordinary zero point: the scalar clamp gives `max`.
+    Case::new(5, 20, 40, 0, 0, OutputQuant { zero_point: 3, min: 10, max: -10 }, 9).check();
+}
+
+/// Buffers that end exactly where an inaccessible page begins, so that a kernel reading
+/// or writing one byte past a slice faults instead of passing.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod guarded {
+    use core::ffi::c_void;
+
+    extern "C" {
+        fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, offset: i64) -> *mut c_void;
+        fn mprotect(addr: *mut c_void, len: usize, prot: i32) -> i32;
+        fn munmap(addr: *mut c_void, len: usize) -> i32;
+    }
+
+    const PAGE: usize = 4096;
+    const PROT_NONE: i32 = 0;
+    const PROT_READ_WRITE: i32 = 3;
+    const MAP_PRIVATE_ANONYMOUS: i32 = 0x02 | 0x20;
+
+    pub struct Guarded {
+        base: *mut u8,
+        total: usize,
+        len: usize,
+    }
+
+    impl Guarded {
+        pub fn new(len: usize) -> Guarded {
+            let data = len.div_ceil(PAGE).max(1) * PAGE;
+            let total = data + PAGE;
+            // SAFETY: a fresh private anonymous mapping; the last page is then made
+            // inaccessible. Both calls are checked.
+            unsafe {
+                let base = mmap(core::ptr::null_mut(), total, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0);
+                assert!(base as isize != -1, "mmap failed");
+                assert_eq!(mprotect(base.cast::<u8>().add(data).cast(), PAGE, PROT_NONE), 0, "mprotect failed");
+                Guarded { base: base.cast(), total, len }
+            }
+        }
+
+        pub fn slice(&mut self) -> &mut [i8] {
+            // SAFETY: the `len` bytes before the guard page are mapped read-write and
+            // borrowed through `self`.
+            unsafe { core::slice::from_raw_parts_mut(self.base.add(self.total - PAGE - self.len).cast(), self.len) }
+        }
+    }
+
+    impl Drop for Guarded {
+        fn drop(&mut self) {
+            // SAFETY: unmaps the mapping made in `new`.
+            unsafe { munmap(self.base.cast(), self.total) };
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn slices_ending_at_a_guard_page() {
+    // The last row's K tail (1..3 bytes past a multiple of 4) and the last row's N tail
+    // are the last bytes before an inaccessible page: reading or writing past either
+    // slice faults.
+    let mut seed = 3000;
+    for rows in [1, 2, 3, 7, 13] {
+        for k in [1, 2, 3, 5, 6, 7, 13, 31, 33, 63, 65, 130] {
+            for n in [1, 8, 15, 17, 24, 33, 129] {
+                for (in_pad, out_pad) in [(0, 0), (3, 2)] {
+                    seed += 1;
+                    let case = Case::new(rows, k, n, in_pad, out_pad, FULL, seed);
+                    let mut input = guarded::Guarded::new(case.input.len());
+                    input.slice().copy_from_slice(&case.input);
+                    let mut output = guarded::Guarded::new((rows - 1) * case.p.output_stride + n);
+                    case.check_with(input.slice(), output.slice());
+                }
+            }
+        }
+    }
 }

@@ -1,8 +1,390 @@
-//! The avx512 GEMM. Until it has its own kernel it runs the scalar twin.
+//! The AVX-512 VNNI GEMM: `vpdpbusd` over the packed layout, one zmm per 16-channel block.
+//!
+//! `vpdpbusd` multiplies unsigned by signed bytes and adds groups of four products into
+//! int32 lanes (wrapping, like the scalar twin). Activations are broadcast four bytes at a
+//! time and fed as `x ^ 0x80 = x + 128`; the accumulators start from `bias_u8`, which
+//! cancels the `128 * Σ w` this adds (see the module docs of `gemm`).
+//!
+//! Loop order: the output channels are cut into panels of `NB` blocks (16 channels each);
+//! for each panel the rows are walked in tiles of `MR` rows, and each tile walks the whole
+//! reduction with `MR x NB` zmm accumulators: per group of 4 inputs, `NB` weight loads,
+//! `MR` broadcasts (`vpbroadcastd` + `vpxord`) and `MR * NB` `vpdpbusd`. A panel's weights
+//! stay in L1 (L2 for the widest K) while every row tile re-reads them. `MR x NB` is 6x4,
+//! 8x3, 8x2 or 12x1: 12 to 24 independent accumulators keep two `vpdpbusd` per cycle busy
+//! through their 4-cycle latency. With one or two rows (fully connected layers) panels are
+//! 8 blocks wide, so that eight chains stream the weights.
+//!
+//! The epilogue (`finish`) is shared by every tile shape; it computes
+//! `OutputQuant::finish(Requant::apply(acc))` exactly, see "Exact requantization" in
+//! `avx2.rs` (here `vpsravq` and 64-bit min/max make the general path direct), narrows
+//! four blocks at once with saturating packs and stores each row of a tile with one masked
+//! store.
 
-use super::{Gemm, GemmQuant};
+// The AVX-512 intrinsics are stable since Rust 1.89, so this module needs 1.89 although the
+// workspace still declares `rust-version = "1.85"`; that declaration should be raised.
+#![allow(clippy::incompatible_msrv)]
 
-/// avx512 GEMM (lengths already checked by the dispatcher).
+use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
+
+use super::avx2::Bounds;
+use super::{Gemm, GemmQuant, NR};
+
+/// The widest panel, in 16-channel blocks.
+const NB_MAX: usize = 8;
+/// The most rows in a tile.
+const MR_MAX: usize = 12;
+/// `0x80` in every byte, loaded through a volatile read of its address (see `tile`).
+static FLIP: [u32; 16] = [0x8080_8080; 16];
+
+/// AVX-512 VNNI GEMM (lengths already checked by the dispatcher).
 pub(super) fn gemm(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i8]) {
-    super::scalar::gemm(p, input, packed, q, output)
+    let Some(bounds) = Bounds::new(p.output) else {
+        // A zero point so far outside the int8 range that `min - z` leaves i32: never
+        // planned, but still defined, so the scalar twin answers.
+        return super::scalar::gemm(p, input, packed, q, output);
+    };
+    if p.rows == 0 || p.n == 0 {
+        return;
+    }
+    let job = Job {
+        input: input.as_ptr(),
+        input_stride: p.input_stride,
+        output: output.as_mut_ptr(),
+        output_stride: p.output_stride,
+        packed: packed.as_ptr(),
+        groups: p.k.div_ceil(4),
+        k: p.k,
+        n: p.n,
+        rows: p.rows,
+    };
+    // SAFETY: the dispatcher only calls this module when `Backend::Avx512Vnni.available()`
+    // (AVX-512F/BW/VL/VNNI present) and after `gemm::check` verified every slice length
+    // against `p`; `job` borrows the slices for the duration of the call.
+    unsafe { gemm_vnni(&job, q, bounds) }
+}
+
+/// The shape as raw pointers (valid for the lengths `gemm::check` verified).
+struct Job {
+    input: *const i8,
+    input_stride: usize,
+    output: *mut i8,
+    output_stride: usize,
+    packed: *const i8,
+    /// `ceil(k / 4)`: groups per packed block.
+    groups: usize,
+    k: usize,
+    n: usize,
+    rows: usize,
+}
+
+/// The epilogue constants of one 16-channel block.
+#[derive(Clone, Copy)]
+struct BlockQuant {
+    /// `bias_u8`, the accumulators' start.
+    bias: __m512i,
+    /// Multipliers; `vpmuldq` reads the even lanes.
+    m_even: __m512i,
+    /// The odd lanes' multipliers, moved to the even positions.
+    m_odd: __m512i,
+    /// Fast path: `2^(s - 33)`. General path: `s`.
+    round: __m512i,
+    /// Fast path: `s - 32`. General path: unused.
+    shift: __m512i,
+    /// The fast path applies: every shift of the block is in `[33, 62]` and the zero
+    /// point is small (`Bounds::fast`).
+    fast: bool,
+    /// Channels of the block that exist (`n` may end inside it), shifted to the block's
+    /// place in a four-block store: `mask << (16 * (index in panel % 4))`.
+    store_mask: u64,
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
+    let zero = _mm512_setzero_si512();
+    let blank =
+        BlockQuant { bias: zero, m_even: zero, m_odd: zero, round: zero, shift: zero, fast: true, store_mask: 0 };
+    let mut panel = [blank; NB_MAX];
+    // Accumulators on their way from a tile's registers to `finish`.
+    let mut spill = MaybeUninit::<[__m512i; MR_MAX * 2]>::uninit();
+    let spill = spill.as_mut_ptr().cast::<__m512i>();
+    let blocks = job.n.div_ceil(NR);
+    let mut nb0 = 0;
+    while nb0 < blocks {
+        let (nb, mr_max) = panel_shape(blocks - nb0, job.rows);
+        for (j, b) in panel[..nb].iter_mut().enumerate() {
+            *b = block_quant(q, nb0 + j, j, job.n, bounds);
+        }
+        let mut r0 = 0;
+        while r0 < job.rows {
+            let mr = mr_max.min(job.rows - r0);
+            let t = (job, r0, nb0, &panel, bounds, spill);
+            // SAFETY (every arm): `r0 + mr <= rows` and `nb0 + nb <= blocks`, the bounds
+            // `tile` requires; `panel[..nb]` holds those blocks' constants.
+            unsafe {
+                match (nb, mr) {
+                    (8, 1) => tile::<1, 8>(t),
+                    (8, _) => tile::<2, 8>(t),
+                    (4, 1) => tile::<1, 4>(t),
+                    (4, 2) => tile::<2, 4>(t),
+                    (4, 3) => tile::<3, 4>(t),
+                    (4, 4) => tile::<4, 4>(t),
+                    (4, 5) => tile::<5, 4>(t),
+                    (4, _) => tile::<6, 4>(t),
+                    (3, 1) => tile::<1, 3>(t),
+                    (3, 2) => tile::<2, 3>(t),
+                    (3, 3) => tile::<3, 3>(t),
+                    (3, 4) => tile::<4, 3>(t),
+                    (3, 5) => tile::<5, 3>(t),
+                    (3, 6) => tile::<6, 3>(t),
+                    (3, 7) => tile::<7, 3>(t),
+                    (3, _) => tile::<8, 3>(t),
+                    (2, 1) => tile::<1, 2>(t),
+                    (2, 2) => tile::<2, 2>(t),
+                    (2, 3) => tile::<3, 2>(t),
+                    (2, 4) => tile::<4, 2>(t),
+                    (2, 5) => tile::<5, 2>(t),
+                    (2, 6) => tile::<6, 2>(t),
+                    (2, 7) => tile::<7, 2>(t),
+                    (2, _) => tile::<8, 2>(t),
+                    (_, 1) => tile::<1, 1>(t),
+                    (_, 2) => tile::<2, 1>(t),
+                    (_, 3) => tile::<3, 1>(t),
+                    (_, 4) => tile::<4, 1>(t),
+                    (_, 5) => tile::<5, 1>(t),
+                    (_, 6) => tile::<6, 1>(t),
+                    (_, 7) => tile::<7, 1>(t),
+                    (_, 8) => tile::<8, 1>(t),
+                    (_, 9) => tile::<9, 1>(t),
+                    (_, 10) => tile::<10, 1>(t),
+                    (_, 11) => tile::<11, 1>(t),
+                    (_, _) => tile::<12, 1>(t),
+                }
+            }
+            r0 += mr;
+        }
+        nb0 += nb;
+    }
+}
+
+/// Blocks in the next panel and the rows of its full tiles, given the blocks left.
+fn panel_shape(blocks_left: usize, rows: usize) -> (usize, usize) {
+    if rows <= 2 && blocks_left >= NB_MAX {
+        return (NB_MAX, 2);
+    }
+    // 5 and 9 blocks split as 3+2 and 3+3+3 rather than leave a single block.
+    let nb = match blocks_left {
+        5 | 6 | 9 => 3,
+        b => b.min(4),
+    };
+    (nb, [0, 12, 8, 8, 6][nb])
+}
+
+/// Loads the constants of block `block` (channels `16 * block..min(16 * block + 16, n)`),
+/// the `in_panel`-th block of its panel.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn block_quant(q: &GemmQuant<'_>, block: usize, in_panel: usize, n: usize, bounds: Bounds) -> BlockQuant {
+    let c0 = block * NR;
+    let valid = (n - c0).min(NR);
+    let store_mask = ((1u64 << valid) - 1) << (16 * (in_panel % 4));
+    // Lanes past `n` get `m = 0` and `s = 33`: defined values, never stored.
+    let lanes = |a: &[i32], fill: i32| {
+        let mut v = [fill; NR];
+        v[..valid].copy_from_slice(&a[c0..c0 + valid]);
+        v
+    };
+    let s = lanes(q.shift, 33);
+    let fast = bounds.fast() && s.iter().all(|s| (33..=62).contains(s));
+    let load = |a: [i32; NR]| {
+        // SAFETY: reads one 16-lane array on the stack.
+        unsafe { _mm512_loadu_si512(a.as_ptr().cast()) }
+    };
+    let m_even = load(lanes(q.multiplier, 0));
+    let s = load(s);
+    let (round, shift) = if fast {
+        let s32 = _mm512_sub_epi32(s, _mm512_set1_epi32(32));
+        (_mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(s32, _mm512_set1_epi32(1))), s32)
+    } else {
+        (s, s)
+    };
+    let m_odd = _mm512_srli_epi64::<32>(m_even);
+    BlockQuant { bias: load(lanes(q.bias_u8, 0)), m_even, m_odd, round, shift, fast, store_mask }
+}
+
+/// Arguments of a tile: the job, its first row, its first block, the panel's constants,
+/// the output bounds and the spill buffer (`MR_MAX * 2` vectors).
+type TileArgs<'a> = (&'a Job, usize, usize, &'a [BlockQuant; NB_MAX], Bounds, *mut __m512i);
+
+/// One tile: rows `r0..r0 + MR` by blocks `nb0..nb0 + NB`, the whole reduction, then the
+/// epilogue. Requires `r0 + MR <= job.rows`, `nb0 + NB <= ceil(n / 16)` and
+/// `MR * NB <= 2 * MR_MAX`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline(never)]
+unsafe fn tile<const MR: usize, const NB: usize>((job, r0, nb0, panel, bounds, spill): TileArgs<'_>) {
+    let mut acc = [[_mm512_setzero_si512(); NB]; MR];
+    for row in acc.iter_mut() {
+        for (a, b) in row.iter_mut().zip(panel) {
+            *a = b.bias;
+        }
+    }
+    let mut x = [job.input; MR];
+    for (i, x) in x.iter_mut().enumerate() {
+        // SAFETY: row `r0 + i < rows` starts inside `input` (`gemm::check`).
+        *x = unsafe { job.input.add((r0 + i) * job.input_stride) };
+    }
+    // A constant the optimiser cannot see through: otherwise it rewrites
+    // `splat(load) ^ splat(0x80)` as a scalar xor followed by a register broadcast, two
+    // more instructions per row and group than `vpbroadcastd` from memory + `vpxord`.
+    // SAFETY: `FLIP` is 64 readable bytes.
+    let flip = unsafe { _mm512_loadu_si512(core::ptr::read_volatile(&&FLIP).as_ptr().cast()) };
+    let block_stride = job.groups * 64;
+    // SAFETY: blocks `nb0..nb0 + NB` exist, so their groups lie inside `packed`.
+    let mut w = unsafe { job.packed.add(nb0 * block_stride) };
+    let full = job.k / 4;
+    for g in 0..full {
+        let mut wv = [_mm512_setzero_si512(); NB];
+        for (j, wv) in wv.iter_mut().enumerate() {
+            // SAFETY: group `g` of block `nb0 + j`: 64 bytes inside `packed`.
+            *wv = unsafe { _mm512_loadu_si512(w.add(j * block_stride).cast()) };
+        }
+        for i in 0..MR {
+            // SAFETY: `4 * g + 4 <= k`: the four bytes belong to row `r0 + i`.
+            let v = unsafe { x[i].add(4 * g).cast::<i32>().read_unaligned() };
+            let a = _mm512_xor_si512(_mm512_set1_epi32(v), flip);
+            for j in 0..NB {
+                acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], a, wv[j]);
+            }
+        }
+        // SAFETY: at most one group past the panel's first block (still in `packed`).
+        w = unsafe { w.add(64) };
+    }
+    if full < job.groups {
+        // The last 1..3 inputs of each row, read byte by byte (never past the row's `k`
+        // bytes); the padding bytes meet packed zeros.
+        let mut wv = [_mm512_setzero_si512(); NB];
+        for (j, wv) in wv.iter_mut().enumerate() {
+            // SAFETY: the last group of block `nb0 + j`.
+            *wv = unsafe { _mm512_loadu_si512(w.add(j * block_stride).cast()) };
+        }
+        for i in 0..MR {
+            // SAFETY: `tail(p, k - 4 * full)` reads bytes `4 * full..k` of row `r0 + i`.
+            let v = unsafe { tail(x[i].add(4 * full), job.k - 4 * full) };
+            let a = _mm512_xor_si512(_mm512_set1_epi32(v), flip);
+            for j in 0..NB {
+                acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], a, wv[j]);
+            }
+        }
+    }
+    // The accumulators leave their registers only here, through explicit stores (an
+    // array whose address escapes would live in memory across the loop).
+    for (i, row) in acc.iter().enumerate() {
+        for (j, a) in row.iter().enumerate() {
+            // SAFETY: `i * NB + j < MR * NB <= 2 * MR_MAX`, the spill's size.
+            unsafe { _mm512_storeu_si512(spill.add(i * NB + j).cast(), *a) };
+        }
+    }
+    // SAFETY: the `MR * NB` vectors were just written; rows and blocks as required above.
+    unsafe { finish::<NB>(spill, MR, job, r0, nb0, panel, bounds) };
+}
+
+/// The `len` (1..=3) bytes at `p` as the low bytes of an i32, the rest zero.
+#[inline]
+unsafe fn tail(p: *const i8, len: usize) -> i32 {
+    // SAFETY (each read): `len` bytes at `p` are readable.
+    let byte = |b: usize| if b < len { (unsafe { *p.add(b) } as u8 as i32) << (8 * b) } else { 0 };
+    byte(0) | byte(1) | byte(2)
+}
+
+/// Requantizes and stores an `mr x NB` tile (`acc[i * NB + j]`: row `r0 + i`, block
+/// `nb0 + j`). Requires `r0 + mr <= job.rows` and `nb0 + NB <= ceil(n / 16)`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline(never)]
+unsafe fn finish<const NB: usize>(
+    acc: *const __m512i,
+    mr: usize,
+    job: &Job,
+    r0: usize,
+    nb0: usize,
+    panel: &[BlockQuant; NB_MAX],
+    bounds: Bounds,
+) {
+    let zp = _mm512_set1_epi32(bounds.zero_point);
+    let (lo, hi) = (_mm512_set1_epi32(bounds.lo), _mm512_set1_epi32(bounds.hi));
+    let (min, max) = (_mm512_set1_epi8(bounds.min), _mm512_set1_epi8(bounds.max));
+    // After the two packs, dword `4l + j` holds lane `l` of block `j`: put blocks in order.
+    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    let zero = _mm512_setzero_si512();
+    for i in 0..mr {
+        // SAFETY: row `r0 + i < rows`; its `n` bytes lie inside `output`.
+        let out = unsafe { job.output.add((r0 + i) * job.output_stride) };
+        // Up to four blocks (64 contiguous output bytes) per store; the four values are
+        // written out one by one so that they stay in registers.
+        for j0 in (0..NB).step_by(4) {
+            let value = |t: usize| {
+                if j0 + t >= NB {
+                    return (zero, 0);
+                }
+                let b = &panel[j0 + t];
+                // SAFETY: `i * NB + j0 + t < mr * NB` vectors behind `acc`.
+                let a = unsafe { _mm512_loadu_si512(acc.add(i * NB + j0 + t).cast()) };
+                let v = if b.fast { finish_fast(a, b, zp) } else { finish_general(a, b, lo, hi, zp) };
+                (v, b.store_mask)
+            };
+            let ((v0, m0), (v1, m1), (v2, m2), (v3, m3)) = (value(0), value(1), value(2), value(3));
+            let mask = m0 | m1 | m2 | m3;
+            // Saturating to int8 then clamping to `[min, max]` is the clamp the scalar path
+            // does (forms 1 and 2 of "Exact requantization" in `avx2.rs`).
+            let bytes = _mm512_packs_epi16(_mm512_packs_epi32(v0, v1), _mm512_packs_epi32(v2, v3));
+            let bytes = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, bytes), min), max);
+            // SAFETY: block `nb0 + j0` starts before `n`; the mask keeps channels below `n`
+            // (and drops blocks past the tile); masked-off bytes are neither written nor
+            // faulted on.
+            unsafe {
+                let dst = out.add((nb0 + j0) * NR);
+                if NB - j0 == 1 {
+                    _mm_mask_storeu_epi8(dst, mask as u16, _mm512_castsi512_si128(bytes));
+                } else {
+                    _mm512_mask_storeu_epi8(dst, mask, bytes);
+                }
+            }
+        }
+    }
+}
+
+/// `requantize(acc) + z` as int32 lanes for a block on the fast path (shifts in
+/// `[33, 62]`, `|z| <= 2^30`): from the high halves of the 64-bit products, form 2 of
+/// "Exact requantization" in `avx2.rs`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn finish_fast(acc: __m512i, b: &BlockQuant, zp: __m512i) -> __m512i {
+    let even = _mm512_mul_epi32(acc, b.m_even);
+    // `vpmuldq` reads the low dword of each qword: dwords 1, 3 moved to 0, 2 (a shuffle,
+    // which leaves the shift and multiply units to the rest).
+    let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), b.m_odd);
+    // `h = (acc * m) >> 32` per lane: even lanes take `even`'s high dwords (moved down),
+    // odd lanes `odd`'s, which are already in place.
+    let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
+    _mm512_add_epi32(_mm512_srav_epi32(_mm512_add_epi32(h, b.round), b.shift), zp)
+}
+
+/// `min(max(requantize(acc), lo), hi) + z` as int32 lanes for any shifts in `[1, 62]`, in
+/// 64 bits (forms 3 and 1 of "Exact requantization" in `avx2.rs`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline(never)]
+#[cold]
+fn finish_general(acc: __m512i, b: &BlockQuant, lo: __m512i, hi: __m512i, zp: __m512i) -> __m512i {
+    // `b.round` holds `s`: split into the even and odd lanes' 64-bit counts.
+    let s_even = _mm512_and_si512(b.round, _mm512_set1_epi64(0xffff_ffff));
+    let s_odd = _mm512_srli_epi64::<32>(b.round);
+    let lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(lo));
+    let hi = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(hi));
+    let one = _mm512_set1_epi64(1);
+    let apply = |product: __m512i, s: __m512i| {
+        let rounded = _mm512_add_epi64(product, _mm512_sllv_epi64(one, _mm512_sub_epi64(s, one)));
+        _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(rounded, s), lo), hi)
+    };
+    let even = apply(_mm512_mul_epi32(acc, b.m_even), s_even);
+    let odd = apply(_mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), b.m_odd), s_odd);
+    // The clamped values fit 32 bits: odd lanes take `odd`'s low dwords.
+    _mm512_add_epi32(_mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd)), zp)
 }

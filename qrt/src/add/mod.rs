@@ -12,7 +12,22 @@
 //! Why 32 bits suffice: inputs and zero points lie in `[-128, 127]`, so `|a - z_a| <= 255
 //! < 2^8`; with `m_a < 2^21` each product is below `2^29` in magnitude, their sum below
 //! `2^30`, and adding the rounding term `2^(s-1) <= 2^29` stays below `2^31`.
+//!
+//! The scalar loop ([`add_scalar`]) is the definition; the AVX2 and AVX-512 paths compute
+//! the same integers in 32-bit lanes and return the same bytes. [`add`] runs the backend
+//! chosen by [`crate::cpu::backend`]; [`add_on`] runs a given one (tests and benchmarks).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+mod scalar;
+
+pub use scalar::add as add_scalar;
+
+use crate::cpu::{backend, Backend};
 use crate::fmath::{pow2, round_half_away_f64};
 use crate::requant::OutputQuant;
 
@@ -61,12 +76,44 @@ pub fn encode_pair(r_a: f64, r_b: f64) -> Option<(i32, i32, i32)> {
     })
 }
 
-/// Scalar reference add.
-pub fn add(p: &Add, a: &[i8], b: &[i8], output: &mut [i8]) {
+/// Asserts that the slices are `p.len` long (every backend relies on this).
+fn check(p: &Add, a: &[i8], b: &[i8], output: &[i8]) {
     assert!(a.len() == p.len && b.len() == p.len && output.len() == p.len, "add: slice lengths differ from len");
-    let round = 1i32 << (p.shift - 1);
-    for ((out, &a), &b) in output.iter_mut().zip(a).zip(b) {
-        let acc = (a as i32 - p.a_zero_point) * p.a_multiplier + (b as i32 - p.b_zero_point) * p.b_multiplier;
-        *out = p.output.finish((acc + round) >> p.shift);
+}
+
+/// True when the constants lie in the documented ranges (zero points in `[-128, 127]`,
+/// multipliers in `[0, 2^21)`, shift in `[1, 30]`). The SIMD paths rely on them; anything
+/// else, which the compiler never plans, runs the scalar definition.
+fn in_range(p: &Add) -> bool {
+    let zero_point = |z: i32| (-128..=127).contains(&z);
+    let multiplier = |m: i32| (0..1 << 21).contains(&m);
+    zero_point(p.a_zero_point)
+        && zero_point(p.b_zero_point)
+        && zero_point(p.output.zero_point)
+        && multiplier(p.a_multiplier)
+        && multiplier(p.b_multiplier)
+        && (1..=30).contains(&p.shift)
+}
+
+/// Runs the add on the selected backend ([`crate::cpu::backend`]).
+pub fn add(p: &Add, a: &[i8], b: &[i8], output: &mut [i8]) {
+    add_on(backend(), p, a, b, output)
+}
+
+/// Runs the add on `backend` (which must be available; tests use this to compare backends).
+pub fn add_on(backend: Backend, p: &Add, a: &[i8], b: &[i8], output: &mut [i8]) {
+    check(p, a, b, output);
+    assert!(backend.available(), "add: backend {} is not available on this CPU", backend.name());
+    if !in_range(p) {
+        return scalar::add(p, a, b, output);
+    }
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 => avx2::add(p, a, b, output),
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512Vnni => avx512::add(p, a, b, output),
+        #[cfg(target_arch = "aarch64")]
+        Backend::Neon | Backend::NeonDot => neon::add(p, a, b, output),
+        _ => scalar::add(p, a, b, output),
     }
 }
