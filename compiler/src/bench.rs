@@ -20,13 +20,43 @@ pub struct Timings {
     pub layers: Vec<u64>,
 }
 
-/// int8 multiply-accumulates per cycle and core of a backend's exact path on this machine
-/// kind (Zen 4: `vpmaddwd` on AVX2, `vpdpbusd` with VNNI); `None` where unknown.
-pub fn ceiling_macs_per_cycle(backend: &str) -> Option<f64> {
-    match backend {
-        "avx2" => Some(32.0),
-        "avx512vnni" => Some(64.0),
-        _ => None,
+/// int8 multiply-accumulates per cycle and core of each backend's exact path.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ceiling {
+    /// `vpmaddwd` on 16-bit values (two 256-bit ops per cycle): 32.
+    pub avx2: f64,
+    /// `vpdpbusd`: 64 on Zen 4 (512-bit ops split in two), 128 on Zen 5 (two full 512-bit ops per cycle).
+    pub vnni: f64,
+    /// Where the figures come from.
+    pub basis: &'static str,
+}
+
+impl Ceiling {
+    /// The ceiling of this machine's x86 core, from `/proc/cpuinfo`'s family (AMD family 26 is
+    /// Zen 5); Zen 4's figures otherwise.
+    pub fn detect() -> Ceiling {
+        let family = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("cpu family"))
+                .and_then(|l| l.split(':').nth(1)?.trim().parse::<u32>().ok())
+        });
+        match family {
+            Some(26) => Ceiling {
+                avx2: 32.0,
+                vnni: 128.0,
+                basis: "Zen 5 (AMD family 26): vpdpbusd 128, exact AVX2 32 MACs/cycle",
+            },
+            _ => Ceiling { avx2: 32.0, vnni: 64.0, basis: "Zen 4: vpdpbusd 64, exact AVX2 32 MACs/cycle" },
+        }
+    }
+
+    /// MACs per cycle of a backend, if known.
+    pub fn of(&self, backend: &str) -> Option<f64> {
+        match backend {
+            "avx2" => Some(self.avx2),
+            "avx512vnni" => Some(self.vnni),
+            _ => None,
+        }
     }
 }
 
@@ -127,7 +157,14 @@ fn ms(ns: u64) -> f64 {
 }
 
 /// The report: a summary line per backend, then the per-layer table of the last one.
-pub fn render(p: &Program, results: &[Timings], fp32_ns: Option<u64>, ghz: f64, threads: usize) -> String {
+pub fn render(
+    p: &Program,
+    results: &[Timings],
+    fp32_ns: Option<u64>,
+    ghz: f64,
+    threads: usize,
+    ceiling: Ceiling,
+) -> String {
     let mut out = String::new();
     let macs = p.macs() as f64;
     let _ = writeln!(
@@ -143,7 +180,7 @@ pub fn render(p: &Program, results: &[Timings], fp32_ns: Option<u64>, ghz: f64, 
     );
     for t in results {
         let gmacs = macs / t.run[0] as f64;
-        let share = ceiling_macs_per_cycle(&t.backend)
+        let share = ceiling.of(&t.backend)
             .map_or("-".to_string(), |c| format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)));
         let _ = writeln!(
             out,
@@ -169,7 +206,7 @@ pub fn render(p: &Program, results: &[Timings], fp32_ns: Option<u64>, ghz: f64, 
     if let Some(t) = results.last() {
         let names = step_names(p);
         let total: u64 = t.layers.iter().sum::<u64>().max(1);
-        let ceiling = ceiling_macs_per_cycle(&t.backend);
+        let per_cycle = ceiling.of(&t.backend);
         let _ = writeln!(
             out,
             "\nper layer ({}):\n{:<4} {:<34} {:<16} {:>11} {:>9} {:>7} {:>8} {:>8}",
@@ -177,7 +214,7 @@ pub fn render(p: &Program, results: &[Timings], fp32_ns: Option<u64>, ghz: f64, 
         );
         for (i, (step, ns)) in p.steps.iter().zip(&t.layers).enumerate() {
             let gmacs = step.macs as f64 / (*ns).max(1) as f64;
-            let share = match (ceiling, step.macs) {
+            let share = match (per_cycle, step.macs) {
                 (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)),
                 _ => "-".into(),
             };

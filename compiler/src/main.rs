@@ -92,6 +92,9 @@ enum Command {
         /// Skip timing the fp32 reference interpreter.
         #[arg(long)]
         no_fp32: bool,
+        /// int8 MACs per cycle and core of the VNNI path for the ceiling column (default: 128 on Zen 5, 64 on Zen 4).
+        #[arg(long)]
+        vnni_macs_per_cycle: Option<f64>,
         /// Threads per run (the emitted crate's Model::with_threads); 1 = single-threaded.
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -238,7 +241,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", qforge::inspect::compile_summary(&m, &program));
             println!("wrote crate `{crate_name}` to {} in {:.2} s", output.display(), start.elapsed().as_secs_f64());
         }
-        Command::Bench { model, ranges, backend, iterations, ghz, dir, no_fp32, threads } => {
+        Command::Bench { model, ranges, backend, iterations, ghz, dir, no_fp32, vnni_macs_per_cycle, threads } => {
             let m = load(&model)?;
             let (stats, calibration, source) = ranges.ranges().resolve(&m, true)?;
             let program = pipeline::quantize(&m, &stats, &source)?;
@@ -247,7 +250,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let results = qforge::bench::run(&program, &meta, &dir, &backend, iterations, threads)?;
             let fp32 = if no_fp32 { None } else { Some(time_fp32(&m)?) };
             let ghz = ghz.unwrap_or_else(qforge::bench::measure_ghz);
-            print!("{}", qforge::bench::render(&program, &results, fp32, ghz, threads));
+            let mut ceiling = qforge::bench::Ceiling::detect();
+            if let Some(v) = vnni_macs_per_cycle {
+                ceiling =
+                    qforge::bench::Ceiling { vnni: v, basis: "VNNI figure from --vnni-macs-per-cycle", ..ceiling };
+            }
+            print!("{}", qforge::bench::render(&program, &results, fp32, ghz, threads, ceiling));
         }
         Command::Eval { model, ranges, data, labels, crate_output, layers } => {
             let m = load(&model)?;
