@@ -1,12 +1,13 @@
 //! Times the depthwise convolution on every backend this CPU runs over MobileNetV2's
-//! depthwise layers, and the elementwise Add at 56x56x24. A benchmark, not a test:
+//! depthwise layers, and the elementwise Add at 56x56x24 (and out of cache). A benchmark,
+//! not a test:
 //!
 //! ```text
 //! cargo run -p qrt --release --features std --example bench_depthwise [-- --quick]
 //! ```
 //!
 //! `--quick` takes fewer, shorter samples; other arguments select the layers whose label
-//! contains one of them (e.g. `112x112x32`). Each figure is the median of many timed samples
+//! contains one of them (e.g. `112x112x32`), and `add` only the Add. Each figure is the median of many timed samples
 //! (the machines we share are noisy), all backends of a layer timed in the same run; the
 //! speed-up is over the scalar backend's median. Every backend's output is also checked
 //! against the scalar one before timing.
@@ -129,15 +130,18 @@ fn main() {
     let (samples, ms) = if quick { (9, 2.0) } else { (31, 10.0) };
     let backends: Vec<Backend> = Backend::ALL.into_iter().filter(|b| b.available()).collect();
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let add_only = filters.iter().any(|f| f == "add");
     println!("medians of {samples} samples of about {ms} ms each; speed-up over scalar in brackets");
-    println!();
-    print!("{:<22}", "depthwise layer");
-    for b in &backends {
-        print!(" {:>20}", format!("{} us", b.name()));
+    if !add_only {
+        println!();
+        print!("{:<22}", "depthwise layer");
+        for b in &backends {
+            print!(" {:>20}", format!("{} us", b.name()));
+        }
+        println!();
     }
-    println!();
     let mut totals = vec![0.0; backends.len()];
-    for (size, c, stride, k) in LAYERS {
+    for (size, c, stride, k) in LAYERS.into_iter().filter(|_| !add_only) {
         let label = format!("{size}x{size}x{c} s{stride} {k}x{k}");
         if !filters.is_empty() && !filters.iter().any(|f| label.contains(f.as_str())) {
             continue;
@@ -163,15 +167,23 @@ fn main() {
         }
         println!();
     }
-    print!("{:<22}", "MobileNetV2 3x3 total");
-    for t in &totals {
-        print!(" {:>20}", format!("{:.1} [{:.1}x]", t * 1e6, totals[0] / t));
+    if totals[0] > 0.0 {
+        print!("{:<22}", "MobileNetV2 3x3 total");
+        for t in &totals {
+            print!(" {:>20}", format!("{:.1} [{:.1}x]", t * 1e6, totals[0] / t));
+        }
+        println!();
     }
-    println!();
 
-    // Add at 56x56x24 (MobileNetV2's first residual), with a plain copy of one input as a
-    // memory-speed reference.
-    let len = 56 * 56 * 24;
+    // Add at 56x56x24 (MobileNetV2's first residual; the three tensors fit in L2), and at
+    // 16M elements (out of cache), each with a plain copy of one input as a memory-speed
+    // reference.
+    for (len, what) in [(56 * 56 * 24, "56x56x24"), (1 << 24, "16M elements")] {
+        bench_add(&backends, len, what, samples, ms);
+    }
+}
+
+fn bench_add(backends: &[Backend], len: usize, what: &str, samples: usize, ms: f64) {
     let mut rng = Rng(7);
     let (a, b) = (rng.i8s(len), rng.i8s(len));
     let (a_multiplier, b_multiplier, shift) = encode_pair(0.7, 0.4).unwrap();
@@ -188,9 +200,9 @@ fn main() {
     add_on(Backend::Scalar, &p, &a, &b, &mut reference);
     let mut out = vec![0i8; len];
     println!();
-    println!("add 56x56x24 ({len} elements; GB/s counts both inputs and the output)");
+    println!("add {what} ({len} elements; GB/s counts both inputs and the output)");
     let mut scalar = f64::NAN;
-    for &bk in &backends {
+    for &bk in backends {
         out.fill(0x55);
         add_on(bk, &p, &a, &b, &mut out);
         assert!(out == reference, "add: {} differs from scalar", bk.name());
@@ -198,19 +210,10 @@ fn main() {
         if bk == Backend::Scalar {
             scalar = t;
         }
-        println!(
-            "  {:<11} {:>8.2} us  {:>6.1} GB/s  [{:.1}x]",
-            bk.name(),
-            t * 1e6,
-            3.0 * len as f64 / t / 1e9,
-            scalar / t
-        );
+        let gbs = 3.0 * len as f64 / t / 1e9;
+        println!("  {:<11} {:>9.2} us  {:>6.1} GB/s  [{:.1}x]", bk.name(), t * 1e6, gbs, scalar / t);
     }
     let t = time(samples, ms, || out.copy_from_slice(std::hint::black_box(&a)));
-    println!(
-        "  {:<11} {:>8.2} us  {:>6.1} GB/s  (copy of one input: reads one, writes one)",
-        "memcpy",
-        t * 1e6,
-        2.0 * len as f64 / t / 1e9
-    );
+    let gbs = 2.0 * len as f64 / t / 1e9;
+    println!("  {:<11} {:>9.2} us  {:>6.1} GB/s  (copy of one input: reads one, writes one)", "memcpy", t * 1e6, gbs);
 }

@@ -2,7 +2,6 @@
 //! 2, 3 and 4 threads (every layer split, however small) against one thread, over shapes
 //! whose bands start and end in the padding.
 
-
 use qrt::depthwise::{self, Depthwise};
 use qrt::gemm::{self, Gemm, GemmQuant};
 use qrt::im2col::{self, Im2col};

@@ -1,7 +1,6 @@
 //! The thread pool runs every part exactly once per job, across many back-to-back jobs,
 //! with the caller taking part; dropping it stops the workers.
 
-
 use qrt::threads::{range, Pool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
