@@ -180,7 +180,8 @@ pub fn render(
     );
     for t in results {
         let gmacs = macs / t.run[0] as f64;
-        let share = ceiling.of(&t.backend)
+        let share = ceiling
+            .of(&t.backend)
             .map_or("-".to_string(), |c| format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)));
         let _ = writeln!(
             out,
@@ -233,7 +234,7 @@ pub fn render(
         }
         let mut by_op: Vec<(String, u64, u64)> = Vec::new();
         for (step, ns) in p.steps.iter().zip(&t.layers) {
-            let kind = kernel_kind(step);
+            let kind = kernel_kind(p, step);
             match by_op.iter_mut().find(|(k, _, _)| *k == kind) {
                 Some(e) => {
                     e.1 += ns;
@@ -257,12 +258,13 @@ pub fn render(
     out
 }
 
-fn kernel_kind(step: &crate::quant::Step) -> String {
+fn kernel_kind(p: &Program, step: &crate::quant::Step) -> String {
     use crate::quant::Kernel;
     match &step.kernel {
         Kernel::Conv(p, _) => format!("conv {}x{}", p.kernel_h, p.kernel_w),
         Kernel::Im2col(p) => format!("im2col {}x{}", p.kernel_h, p.kernel_w),
-        Kernel::Gemm(p, _) if p.rows == 1 => "fully connected".into(),
+        Kernel::Gemm(g, _) if g.rows == 1 => "fully connected".into(),
+        Kernel::Gemm(..) if p.tensors[step.inputs[0]].name.ends_with(".im2col") => "conv kxk (gemm)".into(),
         Kernel::Gemm(..) => "conv 1x1 (gemm)".into(),
         Kernel::Depthwise(p, _) => format!("depthwise {}x{}", p.kernel_h, p.kernel_w),
         Kernel::Add(_) => "add".into(),

@@ -45,12 +45,26 @@ fn build_and_run(dir: &Path, input: &Path, output: &Path) -> Vec<f32> {
     let exe = dir.join("run_npy.bin");
     std::fs::copy(target.join("release/examples/run_npy"), &exe).expect("copy the example binary");
     drop(guard);
-    let status = Command::new(&exe).arg(input).arg(output).status().expect("run example");
-    assert!(status.success(), "run_npy failed");
-    match qforge::npy::read(output).expect("read outputs").data {
-        qforge::npy::NpyData::F32(v) => v,
-        _ => panic!("run_npy wrote a non-float32 file"),
+    // Every kernel backend this CPU runs, forced in turn, must give the same bytes.
+    let mut outputs: Vec<Vec<f32>> = Vec::new();
+    for b in qrt::cpu::Backend::ALL.into_iter().filter(|b| b.available()) {
+        let status =
+            Command::new(&exe).arg(input).arg(output).env("QRT_BACKEND", b.name()).status().expect("run example");
+        assert!(status.success(), "run_npy failed on {}", b.name());
+        let out = match qforge::npy::read(output).expect("read outputs").data {
+            qforge::npy::NpyData::F32(v) => v,
+            _ => panic!("run_npy wrote a non-float32 file"),
+        };
+        if let Some(first) = outputs.first() {
+            assert!(
+                first.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "backend {} differs from scalar",
+                b.name()
+            );
+        }
+        outputs.push(out);
     }
+    outputs.swap_remove(0)
 }
 
 /// The whole flow for one model; returns the output SQNR (dB) of int8 vs fp32.
