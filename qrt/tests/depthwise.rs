@@ -15,19 +15,8 @@ use qrt::cpu::Backend;
 use qrt::depthwise::{depthwise_on, pack, packed_len, Depthwise};
 use qrt::requant::{ChannelQuant, OutputQuant, Requant};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn i8s(&mut self, n: usize) -> Vec<i8> {
-        (0..n).map(|_| self.next() as i8).collect()
-    }
-}
+mod common;
+use common::Rng;
 
 #[allow(clippy::too_many_arguments)]
 fn check_case(

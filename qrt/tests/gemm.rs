@@ -9,23 +9,8 @@ use qrt::fc::{fully_connected, FullyConnected};
 use qrt::gemm::{bias_u8, gemm_on, pack, packed_len, Gemm, GemmQuant};
 use qrt::requant::{ChannelQuant, OutputQuant, Requant};
 
-/// A deterministic xorshift generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn i8s(&mut self, n: usize) -> Vec<i8> {
-        (0..n).map(|_| self.next() as i8).collect()
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-}
+mod common;
+use common::Rng;
 
 fn backends() -> Vec<Backend> {
     Backend::ALL.into_iter().filter(|b| b.available()).collect()

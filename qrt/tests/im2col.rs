@@ -8,16 +8,8 @@ use qrt::gemm::{bias_u8, gemm_on, pack, packed_len, Gemm, GemmQuant};
 use qrt::im2col::{im2col, Im2col};
 use qrt::requant::{ChannelQuant, OutputQuant, Requant};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+mod common;
+use common::Rng;
 
 #[allow(clippy::too_many_arguments)]
 fn check(

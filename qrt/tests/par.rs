@@ -9,19 +9,8 @@ use qrt::par::{self, Par};
 use qrt::requant::{ChannelQuant, OutputQuant, Requant};
 use qrt::threads::Pool;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn i8s(&mut self, n: usize) -> Vec<i8> {
-        (0..n).map(|_| self.next() as i8).collect()
-    }
-}
+mod common;
+use common::Rng;
 
 fn quant(n: usize) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
     let r = Requant::from_f64(0.003).expect("multiplier");
