@@ -30,18 +30,20 @@ fn check_case(
     out: OutputQuant,
     seed: u64,
 ) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let (pt, pl, pb, pr) = pad;
     if h + pt + pb < k || w + pl + pr < k {
         return;
     }
     let out_h = (h + pt + pb - k) / stride + 1;
     let out_w = (w + pl + pr - k) / stride + 1;
-    let input = rng.i8s(h * w * c);
-    let weights: Vec<i8> = rng.i8s(c * k * k).into_iter().map(|v| v.max(-127)).collect();
-    let bias: Vec<i32> = (0..c).map(|_| (rng.next() % 20_000) as i32 - 10_000).collect();
+    let input = rng.activations(h * w * c);
+    let weights: Vec<i8> = rng.activations(c * k * k).into_iter().map(|v| v.max(-127)).collect();
+    let bias: Vec<i32> = (0..c).map(|_| (rng.next_u64() % 20_000) as i32 - 10_000).collect();
     let rq: Vec<Requant> = (0..c)
-        .map(|i| Requant::from_f64([2e-3, 0.01, 0.07, 0.4][i % 4] * (1.0 + (rng.next() % 100) as f64 / 100.0)).unwrap())
+        .map(|i| {
+            Requant::from_f64([2e-3, 0.01, 0.07, 0.4][i % 4] * (1.0 + (rng.next_u64() % 100) as f64 / 100.0)).unwrap()
+        })
         .collect();
     let multiplier: Vec<i32> = rq.iter().map(|r| r.multiplier).collect();
     let shift: Vec<i32> = rq.iter().map(|r| r.shift).collect();
@@ -192,7 +194,7 @@ const TYPICAL: Params =
     Params { zp_in: -3, out: FULL, scales: Scales::Typical, values: Values::Random, wide_bias: false };
 
 fn requant(rng: &mut Rng, scales: Scales, c: usize) -> Requant {
-    let unit = (rng.next() % 1000) as f64 / 1000.0;
+    let unit = (rng.next_u64() % 1000) as f64 / 1000.0;
     let typical = 2e-3 * 800f64.powf(unit);
     let large = 0.5 * 2f64.powf(29.0 * unit);
     let real = match scales {
@@ -205,7 +207,7 @@ fn requant(rng: &mut Rng, scales: Scales, c: usize) -> Requant {
 
 /// Compares every backend with `conv2d` on one layer; `q` overrides the drawn constants.
 fn check_layer(g: Geometry, prm: &Params, seed: u64, q_override: Option<(&[i32], &[i32], &[i32])>) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let (pt, pl, pb, pr) = g.pad;
     if g.h + pt + pb < g.kh || g.w + pl + pr < g.kw {
         return;
@@ -214,16 +216,22 @@ fn check_layer(g: Geometry, prm: &Params, seed: u64, q_override: Option<(&[i32],
     let out_w = (g.w + pl + pr - g.kw) / g.sw + 1;
     let c = g.c;
     let (input, weights) = match prm.values {
-        Values::Random => (rng.i8s(g.h * g.w * c), rng.i8s(c * g.kh * g.kw).into_iter().map(|v| v.max(-127)).collect()),
+        Values::Random => (
+            rng.activations(g.h * g.w * c),
+            rng.activations(c * g.kh * g.kw).into_iter().map(|v| v.max(-127)).collect(),
+        ),
         Values::Extreme => (
-            (0..g.h * g.w * c).map(|i| if rng.next().is_multiple_of(8) { 127 } else { -128 + (i % 2) as i8 }).collect(),
+            (0..g.h * g.w * c)
+                .map(|i| if rng.next_u64().is_multiple_of(8) { 127 } else { -128 + (i % 2) as i8 })
+                .collect(),
             (0..c * g.kh * g.kw)
                 .map(|i| if (i / (g.kh * g.kw)).is_multiple_of(2) { 127 } else { -127 })
                 .collect::<Vec<i8>>(),
         ),
     };
-    let bias: Vec<i32> =
-        (0..c).map(|_| if prm.wide_bias { rng.next() as i32 } else { (rng.next() % 20_000) as i32 - 10_000 }).collect();
+    let bias: Vec<i32> = (0..c)
+        .map(|_| if prm.wide_bias { rng.next_u64() as i32 } else { (rng.next_u64() % 20_000) as i32 - 10_000 })
+        .collect();
     let rq: Vec<Requant> = (0..c).map(|i| requant(&mut rng, prm.scales, i)).collect();
     let multiplier: Vec<i32> = rq.iter().map(|r| r.multiplier).collect();
     let shift: Vec<i32> = rq.iter().map(|r| r.shift).collect();

@@ -27,10 +27,10 @@ fn check_case(
     seed: u64,
     extreme: bool,
 ) -> usize {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let (input_stride, output_stride) = (k + in_pad, n + out_pad);
-    let mut input = rng.i8s(rows * input_stride);
-    let mut w = rng.i8s(n * k);
+    let mut input = rng.activations(rows * input_stride);
+    let mut w = rng.activations(n * k);
     if extreme {
         input.iter_mut().for_each(|v| *v = -128);
         w.iter_mut().enumerate().for_each(|(i, v)| *v = if i % 2 == 0 { -127 } else { 127 });
@@ -41,7 +41,7 @@ fn check_case(
     let bias: Vec<i32> = (0..n).map(|_| rng.range(-50_000, 50_000) as i32).collect();
     let requants: Vec<Requant> = (0..n)
         .map(|c| {
-            Requant::from_f64([1e-4, 3e-3, 0.02, 0.5, 1.7][c % 5] * (1.0 + (rng.next() % 1000) as f64 / 1000.0))
+            Requant::from_f64([1e-4, 3e-3, 0.02, 0.5, 1.7][c % 5] * (1.0 + (rng.next_u64() % 1000) as f64 / 1000.0))
                 .unwrap()
         })
         .collect();
@@ -157,14 +157,14 @@ struct Case {
 
 impl Case {
     fn new(rows: usize, k: usize, n: usize, in_pad: usize, out_pad: usize, out: OutputQuant, seed: u64) -> Case {
-        let mut rng = Rng(seed | 1);
+        let mut rng = Rng::new(seed);
         let input_stride = k + in_pad;
-        let input = rng.i8s(rows.saturating_sub(1) * input_stride + k);
-        let w: Vec<i8> = rng.i8s(n * k).into_iter().map(|v| v.max(-127)).collect();
+        let input = rng.activations(rows.saturating_sub(1) * input_stride + k);
+        let w: Vec<i8> = rng.activations(n * k).into_iter().map(|v| v.max(-127)).collect();
         let bias = (0..n).map(|_| rng.range(-50_000, 50_000) as i32).collect();
         let requants = (0..n)
             .map(|c| {
-                Requant::from_f64([1e-4, 3e-3, 0.02, 0.5, 1.7][c % 5] * (1.0 + (rng.next() % 1000) as f64 / 1000.0))
+                Requant::from_f64([1e-4, 3e-3, 0.02, 0.5, 1.7][c % 5] * (1.0 + (rng.next_u64() % 1000) as f64 / 1000.0))
                     .unwrap()
             })
             .collect();

@@ -24,17 +24,17 @@ fn check(
     zp: i32,
     seed: u64,
 ) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let span = (k - 1) * dil + 1;
     if h + pads[0] + pads[2] < span || w + pads[1] + pads[3] < span {
         return;
     }
     let out_h = (h + pads[0] + pads[2] - span) / stride + 1;
     let out_w = (w + pads[1] + pads[3] - span) / stride + 1;
-    let input: Vec<i8> = (0..h * w * c).map(|_| rng.next() as i8).collect();
+    let input: Vec<i8> = (0..h * w * c).map(|_| rng.next_u64() as i8).collect();
     let kk = k * k * c;
-    let weights: Vec<i8> = (0..m * kk).map(|_| (rng.next() as i8).max(-127)).collect();
-    let bias: Vec<i32> = (0..m).map(|_| (rng.next() % 40_000) as i32 - 20_000).collect();
+    let weights: Vec<i8> = (0..m * kk).map(|_| (rng.next_u64() as i8).max(-127)).collect();
+    let bias: Vec<i32> = (0..m).map(|_| (rng.next_u64() % 40_000) as i32 - 20_000).collect();
     let rq: Vec<Requant> = (0..m).map(|i| Requant::from_f64([1e-3, 0.004, 0.03][i % 3]).unwrap()).collect();
     let multiplier: Vec<i32> = rq.iter().map(|r| r.multiplier).collect();
     let shift: Vec<i32> = rq.iter().map(|r| r.shift).collect();

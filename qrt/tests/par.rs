@@ -21,14 +21,14 @@ const OUT: OutputQuant = OutputQuant { zero_point: 3, min: -128, max: 127 };
 
 #[test]
 fn gemm_bands_match_one_thread() {
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     for threads in [2, 3, 4] {
         let pool = Pool::new(threads);
         let par = Par::pool(&pool).with_min_work(0);
         for (rows, k, n, extra) in [(1, 8, 16, 0), (2, 5, 3, 1), (7, 33, 20, 2), (100, 64, 48, 0), (13, 16, 16, 3)] {
             let p = Gemm { rows, k, n, input_stride: k + extra, output_stride: n + extra, output: OUT };
-            let input = rng.i8s((rows - 1) * p.input_stride + k);
-            let w: Vec<i8> = rng.i8s(k * n).into_iter().map(|v| v.max(-127)).collect();
+            let input = rng.activations((rows - 1) * p.input_stride + k);
+            let w: Vec<i8> = rng.activations(k * n).into_iter().map(|v| v.max(-127)).collect();
             let mut packed = vec![0; gemm::packed_len(k, n)];
             gemm::pack(&w, k, n, &mut packed);
             let (bias, m, s) = quant(n);
@@ -45,7 +45,7 @@ fn gemm_bands_match_one_thread() {
 
 #[test]
 fn depthwise_and_im2col_bands_match_one_thread() {
-    let mut rng = Rng(9);
+    let mut rng = Rng::new(9);
     for threads in [2, 3, 4] {
         let pool = Pool::new(threads);
         let par = Par::pool(&pool).with_min_work(0);
@@ -59,8 +59,8 @@ fn depthwise_and_im2col_bands_match_one_thread() {
         ] {
             let out_h = (h + 2 * pad - k) / stride + 1;
             let out_w = (w + 2 * pad - k) / stride + 1;
-            let input = rng.i8s(h * w * c);
-            let wts: Vec<i8> = rng.i8s(c * k * k).into_iter().map(|v| v.max(-127)).collect();
+            let input = rng.activations(h * w * c);
+            let wts: Vec<i8> = rng.activations(c * k * k).into_iter().map(|v| v.max(-127)).collect();
             let mut packed = vec![0; depthwise::packed_len(k, k, c)];
             depthwise::pack(&wts, k, k, c, &mut packed);
             let (bias, m, s) = quant(c);

@@ -1,26 +1,60 @@
-//! Helpers shared by qrt's tests.
+//! Helpers shared by qrt's integration tests: a small deterministic generator and an
+//! exact model of requantization written independently of `qrt::Requant`.
 
 #![allow(dead_code)]
 
-/// A small deterministic generator (xorshift64) for test data.
-pub struct Rng(pub u64);
+/// SplitMix64: a tiny, seedable generator so table tests are reproducible.
+pub struct Rng(u64);
 
 impl Rng {
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
     }
 
-    /// `n` random int8 values.
-    pub fn i8s(&mut self, n: usize) -> Vec<i8> {
-        (0..n).map(|_| self.next() as i8).collect()
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 
-    /// A value in `[lo, hi]`.
+    /// A uniform integer in `[lo, hi]`.
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
     }
+
+    /// A uniform float in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `len` values uniform in `[lo, hi]`.
+    pub fn i8s(&mut self, len: usize, lo: i8, hi: i8) -> Vec<i8> {
+        (0..len).map(|_| self.range(lo as i64, hi as i64) as i8).collect()
+    }
+
+    /// `len` activations (any int8 value).
+    pub fn activations(&mut self, len: usize) -> Vec<i8> {
+        self.i8s(len, i8::MIN, i8::MAX)
+    }
+
+    /// `len` weights (symmetric int8, `[-127, 127]`).
+    pub fn weights(&mut self, len: usize) -> Vec<i8> {
+        self.i8s(len, -127, 127)
+    }
+}
+
+/// `floor((acc * m + 2^(s-1)) / 2^s)` saturated to i32, in i128 with a true division, so
+/// it shares no shifts or 64-bit tricks with the code under test.
+pub fn requantize_model(acc: i64, m: i32, s: i32) -> i64 {
+    let numerator = acc as i128 * m as i128 + (1i128 << (s - 1));
+    let quotient = numerator.div_euclid(1i128 << s);
+    quotient.clamp(i32::MIN as i128, i32::MAX as i128) as i64
+}
+
+/// `clamp(v + z, lo, hi)` as int8, for values already saturated to i32.
+pub fn finish_model(v: i64, zero_point: i32, lo: i8, hi: i8) -> i8 {
+    let with_zero = (v + zero_point as i64).clamp(i32::MIN as i64, i32::MAX as i64);
+    with_zero.clamp(lo as i64, hi as i64) as i8
 }
