@@ -156,3 +156,15 @@ fn gemm_with_no_output_columns_and_c() {
     let y = eval(&op, &[&x, &w, &c]).unwrap();
     assert_eq!((y.shape, y.data), (vec![2, 0], vec![]));
 }
+
+/// Found by the robustness proptest: a MatMul with a folded bias and zero output columns
+/// must not panic (it once split its output into chunks of zero length).
+#[test]
+fn matmul_with_bias_and_no_columns_is_empty_not_a_panic() {
+    let op = Op::parse("MatMul", &Attrs::default(), 13, &[]).unwrap().unwrap();
+    let x = arr(&[2, 3], &[1.0; 6]);
+    let w = arr(&[3, 0], &[]);
+    let b = arr(&[0], &[]);
+    let y = op.eval(&[Some(&x), Some(&w), Some(&b)]).unwrap().remove(0);
+    assert_eq!(y.shape, vec![2, 0]);
+}

@@ -65,7 +65,7 @@ impl MatMul {
             0.0,
             MatMut { data: &mut out, rows, cols: n, rs: n },
         );
-        if let Some(b) = inputs.get(2).copied().flatten() {
+        if let Some(b) = inputs.get(2).copied().flatten().filter(|_| n > 0) {
             for row in out.chunks_mut(n) {
                 for (v, bias) in row.iter_mut().zip(&b.data) {
                     *v += bias;
