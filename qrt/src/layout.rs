@@ -16,6 +16,15 @@ pub fn nhwc_to_nchw(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8
 pub fn nchw_to_nhwc(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
     check(c, h, w, input, output);
     let plane = h * w;
+    if c <= 16 {
+        // Few channels (a model input): read each plane once, in order.
+        for (channel, src) in input.chunks_exact(plane.max(1)).enumerate().take(c) {
+            for (pixel, &v) in src.iter().enumerate() {
+                output[pixel * c + channel] = v;
+            }
+        }
+        return;
+    }
     for pixel in 0..plane {
         for channel in 0..c {
             output[pixel * c + channel] = input[channel * plane + pixel];

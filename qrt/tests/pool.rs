@@ -216,3 +216,32 @@ proptest! {
         }
     }
 }
+
+/// Channel counts across the kernel's 64-channel blocks, against a direct i64 sum of
+/// `x - z` per channel requantized by the i128 model.
+#[test]
+fn global_average_pool_across_channel_blocks() {
+    let mut rng = common::Rng::new(77);
+    for channels in [1usize, 3, 63, 64, 65, 127, 128, 129, 320, 1280] {
+        for pixels in [1usize, 7, 49] {
+            for zp in [-128, -3, 0, 127] {
+                let input = rng.activations(channels * pixels);
+                let requant = qrt::Requant::from_f64(0.9 / pixels as f64).expect("multiplier");
+                let p =
+                    qrt::pool::GlobalAveragePool { pixels, channels, in_zero_point: zp, requant, out_zero_point: -5 };
+                let mut got = vec![0i8; channels];
+                qrt::pool::global_average_pool(&p, &input, &mut got);
+                for c in 0..channels {
+                    let sum: i64 = (0..pixels).map(|px| input[px * channels + c] as i64 - zp as i64).sum();
+                    let want = common::finish_model(
+                        common::requantize_model(sum, requant.multiplier, requant.shift),
+                        -5,
+                        -128,
+                        127,
+                    );
+                    assert_eq!(got[c], want, "channels {channels} pixels {pixels} zp {zp} channel {c}");
+                }
+            }
+        }
+    }
+}
