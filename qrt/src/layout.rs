@@ -16,8 +16,19 @@ pub fn nhwc_to_nchw(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8
 pub fn nchw_to_nhwc(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
     check(c, h, w, input, output);
     let plane = h * w;
+    if c == 3 {
+        // An RGB image: interleave the three planes (no bounds checks in the loop).
+        let (r, rest) = input.split_at(plane);
+        let (g, b) = rest.split_at(plane);
+        for (o, ((&r, &g), &b)) in output.chunks_exact_mut(3).zip(r.iter().zip(g).zip(b)) {
+            o[0] = r;
+            o[1] = g;
+            o[2] = b;
+        }
+        return;
+    }
     if c <= 16 {
-        // Few channels (a model input): read each plane once, in order.
+        // Few channels: read each plane once, in order.
         for (channel, src) in input.chunks_exact(plane.max(1)).enumerate().take(c) {
             for (pixel, &v) in src.iter().enumerate() {
                 output[pixel * c + channel] = v;

@@ -37,3 +37,22 @@ proptest! {
         prop_assert_eq!(again, nchw);
     }
 }
+
+/// Every channel-count branch of `nchw_to_nhwc` (3, up to 16, more) against the index
+/// formula, and the round trip back.
+#[test]
+fn nchw_to_nhwc_matches_the_index_formula_for_every_branch() {
+    for (c, h, w) in [(1, 5, 7), (2, 3, 3), (3, 224, 7), (3, 1, 1), (4, 6, 5), (16, 3, 9), (17, 4, 4), (32, 7, 7)] {
+        let nchw: Vec<i8> = (0..c * h * w).map(|i| (i * 7919 % 251) as i8).collect();
+        let mut nhwc = vec![0i8; nchw.len()];
+        nchw_to_nhwc(c, h, w, &nchw, &mut nhwc);
+        for ch in 0..c {
+            for px in 0..h * w {
+                assert_eq!(nhwc[px * c + ch], nchw[ch * h * w + px], "c {c} h {h} w {w}");
+            }
+        }
+        let mut back = vec![0i8; nchw.len()];
+        nhwc_to_nchw(c, h, w, &nhwc, &mut back);
+        assert_eq!(back, nchw);
+    }
+}
