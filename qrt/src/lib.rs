@@ -27,6 +27,8 @@ mod fmath;
 pub mod gemm;
 pub mod im2col;
 pub mod layout;
+#[cfg(target_arch = "aarch64")]
+mod neon_quant;
 pub mod par;
 pub mod pool;
 pub mod quant;

@@ -34,10 +34,11 @@
 //!   i32), `sqadd` (saturating zero-point add), `smax` then `smin`, and saturating
 //!   narrowings of values already in `[-128, 127]`: each step is the scalar step.
 
+use crate::neon_quant::BlockQuant;
 use core::arch::aarch64::*;
 
 use super::{check, padded_channels, Depthwise, CB};
-use crate::requant::{ChannelQuant, OutputQuant};
+use crate::requant::ChannelQuant;
 
 /// NEON depthwise convolution (lengths already checked by the dispatcher, and again here).
 pub(super) fn depthwise(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, output: &mut [i8]) {
@@ -68,11 +69,11 @@ unsafe fn depthwise_neon(
     // not a multiple of 16 (or the single narrow block when `c_n < 16`).
     let table = TapTable::new(p);
     let full = c_n / CB;
-    let last = if c_n % CB == 0 { None } else { Some(c_n.saturating_sub(CB)) };
+    let last = if c_n.is_multiple_of(CB) { None } else { Some(c_n.saturating_sub(CB)) };
     for oy in 0..p.out_h {
         let rows = valid_taps(oy, p.stride_h, p.pad_top, p.in_h, p.kernel_h);
         for c0 in (0..full).map(|b| b * CB).chain(last) {
-            let bq = BlockQuant::load(q, c0, p.output);
+            let bq = BlockQuant::load(q.bias, q.multiplier, q.shift, c0, p.output);
             for ox in 0..p.out_w {
                 let cols = valid_taps(ox, p.stride_w, p.pad_left, p.in_w, p.kernel_w);
                 let interior = rows == (0, p.kernel_h) && cols == (0, p.kernel_w);
@@ -337,66 +338,5 @@ fn store(dst: &mut [i8], v: int8x16_t) {
         unsafe { vst1q_s8(buf.as_mut_ptr(), v) }
         let n = dst.len();
         dst.copy_from_slice(&buf[..n]);
-    }
-}
-
-/// One 16-channel block's bias and requantization constants, in registers (the same
-/// epilogue as the GEMM's; see `gemm/neon.rs` for the proof that it equals the scalar one).
-struct BlockQuant {
-    bias: [int32x4_t; 4],
-    multiplier: [int32x4_t; 4],
-    /// `-shift` widened to int64, two channels per register (the `srshl` count).
-    neg_shift: [int64x2_t; 8],
-    zero_point: int32x4_t,
-    min: int32x4_t,
-    max: int32x4_t,
-}
-
-impl BlockQuant {
-    /// Channels `c0..c0 + 16`; lanes past the last channel get bias 0, multiplier 0 and
-    /// shift 1, and their outputs are never stored.
-    #[target_feature(enable = "neon")]
-    fn load(q: &ChannelQuant<'_>, c0: usize, out: OutputQuant) -> BlockQuant {
-        let width = (q.bias.len() - c0).min(CB);
-        let (mut b, mut m, mut s) = ([0i32; 16], [0i32; 16], [1i32; 16]);
-        b[..width].copy_from_slice(&q.bias[c0..c0 + width]);
-        m[..width].copy_from_slice(&q.multiplier[c0..c0 + width]);
-        s[..width].copy_from_slice(&q.shift[c0..c0 + width]);
-        let quads = |a: &[i32; 16]| {
-            // SAFETY: each offset `4j..4j + 4` lies within the 16 values of `a`.
-            core::array::from_fn(|j| unsafe { vld1q_s32(a.as_ptr().add(4 * j)) })
-        };
-        let neg: [int32x4_t; 4] = quads(&s).map(|v| vnegq_s32(v));
-        BlockQuant {
-            bias: quads(&b),
-            multiplier: quads(&m),
-            neg_shift: core::array::from_fn(|h| {
-                let v = neg[h / 2];
-                if h % 2 == 0 {
-                    vmovl_s32(vget_low_s32(v))
-                } else {
-                    vmovl_high_s32(v)
-                }
-            }),
-            zero_point: vdupq_n_s32(out.zero_point),
-            min: vdupq_n_s32(out.min as i32),
-            max: vdupq_n_s32(out.max as i32),
-        }
-    }
-
-    /// Requantizes 16 accumulators (bias included) to int8, exactly as the scalar path.
-    #[target_feature(enable = "neon")]
-    #[inline]
-    fn finish(&self, acc: &[int32x4_t; 4]) -> int8x16_t {
-        let v: [int32x4_t; 4] = core::array::from_fn(|j| {
-            let m = self.multiplier[j];
-            let lo = vrshlq_s64(vmull_s32(vget_low_s32(acc[j]), vget_low_s32(m)), self.neg_shift[2 * j]);
-            let hi = vrshlq_s64(vmull_high_s32(acc[j], m), self.neg_shift[2 * j + 1]);
-            let v = vqaddq_s32(vqmovn_high_s64(vqmovn_s64(lo), hi), self.zero_point);
-            vminq_s32(vmaxq_s32(v, self.min), self.max)
-        });
-        let lo = vqmovn_high_s32(vqmovn_s32(v[0]), v[1]);
-        let hi = vqmovn_high_s32(vqmovn_s32(v[2]), v[3]);
-        vqmovn_high_s16(vqmovn_s16(lo), hi)
     }
 }
