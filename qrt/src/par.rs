@@ -7,7 +7,7 @@
 //! differ. Without `std`, or without a pool, everything runs on the calling thread.
 
 use crate::depthwise::Depthwise;
-use crate::gemm::{Gemm, GemmQuant};
+use crate::gemm::{Gemm, GemmQuant, NR};
 use crate::im2col::Im2col;
 use crate::requant::ChannelQuant;
 
@@ -130,10 +130,29 @@ impl<'a> Par<'a> {
 /// The most bands one layer is cut into.
 pub const MAX_PARTS: usize = 16;
 
-/// [`crate::gemm::gemm`], split over rows.
+/// [`crate::gemm::gemm`], split over rows (or, for a single row, over blocks of output
+/// channels, which are then contiguous in the output, the packed weights and the constants).
 pub fn gemm(par: Par<'_>, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i8]) {
     crate::gemm::check(p, input, packed, q, output);
     let work = p.rows * p.k * p.n;
+    if p.rows == 1 {
+        let blocks = p.n.div_ceil(NR);
+        let block_bytes = p.k.div_ceil(4) * 4 * NR;
+        // Bands of whole 16-channel blocks; the last band's output ends at `n`.
+        par.bands(blocks, NR, work, &mut output[..p.n], &|b0, count, out| {
+            let (n0, n1) = (b0 * NR, ((b0 + count) * NR).min(p.n));
+            let sub = Gemm { n: n1 - n0, output_stride: n1 - n0, ..*p };
+            let sub_q = GemmQuant {
+                bias: &q.bias[n0..n1],
+                bias_u8: &q.bias_u8[n0..n1],
+                multiplier: &q.multiplier[n0..n1],
+                shift: &q.shift[n0..n1],
+            };
+            let weights = &packed[b0 * block_bytes..(b0 + count) * block_bytes];
+            crate::gemm::gemm(&sub, &input[..p.k], weights, &sub_q, out);
+        });
+        return;
+    }
     par.bands(p.rows, p.output_stride, work, output, &|r0, rows, out| {
         let sub = Gemm { rows, ..*p };
         let start = r0 * p.input_stride;

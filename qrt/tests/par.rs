@@ -25,7 +25,17 @@ fn gemm_bands_match_one_thread() {
     for threads in [2, 3, 4] {
         let pool = Pool::new(threads);
         let par = Par::pool(&pool).with_min_work(0);
-        for (rows, k, n, extra) in [(1, 8, 16, 0), (2, 5, 3, 1), (7, 33, 20, 2), (100, 64, 48, 0), (13, 16, 16, 3)] {
+        for (rows, k, n, extra) in [
+            (1, 8, 16, 0),
+            (1, 5, 17, 0),
+            (1, 33, 100, 0),
+            (1, 64, 1000, 0),
+            (1, 7, 48, 0),
+            (2, 5, 3, 1),
+            (7, 33, 20, 2),
+            (100, 64, 48, 0),
+            (13, 16, 16, 3),
+        ] {
             let p = Gemm { rows, k, n, input_stride: k + extra, output_stride: n + extra, output: OUT };
             let input = rng.activations((rows - 1) * p.input_stride + k);
             let w: Vec<i8> = rng.activations(k * n).into_iter().map(|v| v.max(-127)).collect();
