@@ -61,3 +61,26 @@ fn relu_after_matmul_is_fused_and_relu6_clamp_composes() {
     // The fused node writes the activation's output name, so statistics keyed by it apply.
     assert_eq!(g.tensor(g.nodes[0].outputs[0]).name, "out");
 }
+
+/// Layer functions are named after their nodes, but never after the generated module's own
+/// items (a node called `par` or `forward` must not clash with them).
+#[test]
+fn layer_functions_never_take_the_names_of_module_items() {
+    let nodes = vec![
+        node("forward", "MatMul", &["x", "w"], &["a"]),
+        node("par", "Relu", &["a"], &["b"]),
+        node("run_f32", "MatMul", &["b", "w"], &["c"]),
+        node("profiled", "MatMul", &["c", "w"], &["out"]),
+    ];
+    let mut g = build_graph(graph(nodes, "out")).expect("build");
+    qforge::passes::optimize(&mut g).expect("optimize");
+    let sample = Array::new(vec![1, 4], vec![0.5, -1.0, 2.0, 0.25]);
+    let stats = qforge::calib::calibrate(&g, &[sample], qforge::calib::Observer::MinMax, false).expect("calibrate");
+    let program = qforge::quant::quantize(&g, &stats, "stats").expect("quantize");
+    let names: Vec<String> = qforge::codegen::step_names(&program).iter().map(|n| n.to_string()).collect();
+    for reserved in ["forward", "par", "run_f32", "profiled"] {
+        assert!(!names.iter().any(|n| n == reserved), "{reserved} used as a layer name: {names:?}");
+    }
+    let unique: std::collections::HashSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+}

@@ -94,30 +94,27 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
 
             /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
             pub fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error> {
-                let par = match &self.pool {
-                    Some(pool) => qrt::par::Par::pool(pool),
-                    None => qrt::par::Par::single(),
-                };
-                run_f32(&mut self.arena, input, output, par)
+                run_f32(&mut self.arena, input, output, par(&self.pool))
             }
 
             /// Runs on an int8 input (quantized with `INPUT_SCALE`, `INPUT_ZERO_POINT`),
             /// writing the int8 output (`OUTPUT_SCALE`, `OUTPUT_ZERO_POINT`).
             pub fn run_int8(&mut self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
-                let par = match &self.pool {
-                    Some(pool) => qrt::par::Par::pool(pool),
-                    None => qrt::par::Par::single(),
-                };
-                run_i8(&mut self.arena, input, output, par)
+                run_i8(&mut self.arena, input, output, par(&self.pool))
             }
 
             /// Per-layer timing hook on this model's arena and threads (see [`run_profiled`]).
             pub fn run_profiled(&mut self, input: &[f32], output: &mut [f32], at: impl FnMut(usize)) -> Result<(), Error> {
-                let par = match &self.pool {
-                    Some(pool) => qrt::par::Par::pool(pool),
-                    None => qrt::par::Par::single(),
-                };
-                profiled(&mut self.arena, input, output, par, at)
+                profiled(&mut self.arena, input, output, par(&self.pool), at)
+            }
+        }
+
+        /// Where a model's layers run: its pool, or the calling thread.
+        #[cfg(feature = "std")]
+        fn par(pool: &Option<qrt::threads::Pool>) -> qrt::par::Par<'_> {
+            match pool {
+                Some(pool) => qrt::par::Par::pool(pool),
+                None => qrt::par::Par::single(),
             }
         }
 
@@ -238,6 +235,11 @@ pub fn step_names(p: &Program) -> Vec<Ident> {
         "forward",
         "run_with_arena",
         "run_int8_with_arena",
+        "run_f32",
+        "run_i8",
+        "run_profiled",
+        "profiled",
+        "par",
         "self",
         "super",
         "crate",
