@@ -66,7 +66,7 @@ pub fn im2col(p: &Im2col, input: &[i8], output: &mut [i8]) {
                 if iy < 0 || iy as usize >= p.in_h {
                     taps.fill(p.zero_point);
                 } else if whole_rows {
-                    taps.copy_from_slice(&input[(iy as usize * p.in_w + x0 as usize) * c..][..p.kernel_w * c]);
+                    copy_short(taps, &input[(iy as usize * p.in_w + x0 as usize) * c..][..p.kernel_w * c]);
                 } else {
                     for kx in 0..p.kernel_w {
                         let ix = x0 + (kx * p.dilation_w) as isize;
@@ -80,5 +80,26 @@ pub fn im2col(p: &Im2col, input: &[i8], output: &mut [i8]) {
                 }
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)`, with rows of up to 32 bytes (a 3x3 kernel row of a 3-channel
+/// first layer is 9) moved as two overlapping fixed-size copies instead of a call to
+/// `memcpy` with a run-time length.
+#[inline(always)]
+fn copy_short(dst: &mut [i8], src: &[i8]) {
+    let n = src.len();
+    assert!(dst.len() == n, "im2col: copy of unequal lengths");
+    macro_rules! two {
+        ($w:literal) => {{
+            dst[..$w].copy_from_slice(&src[..$w]);
+            dst[n - $w..].copy_from_slice(&src[n - $w..]);
+        }};
+    }
+    match n {
+        16..=32 => two!(16),
+        8..=15 => two!(8),
+        4..=7 => two!(4),
+        _ => dst.copy_from_slice(src),
     }
 }
