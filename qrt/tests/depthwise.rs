@@ -172,6 +172,8 @@ enum Scales {
     Large,
     /// Each channel one of: zero multiplier, typical, large.
     Mixed,
+    /// Below 1/4 (every shift 33 and up), some zero: the SIMD paths' high-dword form.
+    Small,
 }
 
 /// Inputs and weights: uniform, or all at the extremes (largest accumulators).
@@ -201,6 +203,7 @@ fn requant(rng: &mut Rng, scales: Scales, c: usize) -> Requant {
         Scales::Typical => typical,
         Scales::Large => large,
         Scales::Mixed => [1e-12, typical, large][c % 3],
+        Scales::Small => [1e-12, typical / 7.0, 0.2 * unit, 1e-9 * (1.0 + unit)][c % 4],
     };
     Requant::from_f64(real).unwrap()
 }
@@ -460,7 +463,7 @@ fn requantization_edges() {
         OutputQuant { zero_point: -20, min: -20, max: 60 },
         OutputQuant { zero_point: 5, min: 30, max: -30 },
     ];
-    for scales in [Scales::Typical, Scales::Large, Scales::Mixed] {
+    for scales in [Scales::Typical, Scales::Large, Scales::Mixed, Scales::Small] {
         for values in [Values::Random, Values::Extreme] {
             for wide_bias in [false, true] {
                 for (i, out) in clamps.into_iter().enumerate() {
@@ -527,7 +530,7 @@ fn constants_outside_the_simd_range_fall_back_to_the_definition() {
 }
 
 fn scales() -> impl Strategy<Value = Scales> {
-    prop_oneof![Just(Scales::Typical), Just(Scales::Large), Just(Scales::Mixed)]
+    prop_oneof![Just(Scales::Typical), Just(Scales::Large), Just(Scales::Mixed), Just(Scales::Small)]
 }
 
 proptest! {

@@ -277,6 +277,12 @@ struct Epilogue {
     zero_point: __m512i,
     min: __m512i,
     max: __m512i,
+    /// Every lane's shift is in `[33, 62]` (or its multiplier is 0): `requantize` takes the
+    /// high dwords of the products (form 2 of "Exact requantization" in `gemm/avx2.rs`),
+    /// with `fast_round = 2^(s-33)` and `fast_shift = s - 32` as i32 lanes.
+    fast: bool,
+    fast_round: [__m512i; 4],
+    fast_shift: [__m512i; 4],
 }
 
 impl Epilogue {
@@ -300,7 +306,24 @@ impl Epilogue {
             zero_point: _mm512_set1_epi16(p.output.zero_point as i16),
             min: _mm512_set1_epi8(p.output.min),
             max: _mm512_set1_epi8(p.output.max),
+            fast: false,
+            fast_round: [_mm512_setzero_si512(); 4],
+            fast_shift: [_mm512_setzero_si512(); 4],
         };
+        // A zero multiplier gives 0 with any shift, so its lane takes 33.
+        let mut fast_shift = [33; BLOCK];
+        e.fast = (0..BLOCK).all(|i| {
+            let (m, s) = (lanes.multiplier[i], lanes.shift[i]);
+            if m != 0 {
+                fast_shift[i] = s;
+            }
+            m == 0 || (33..=62).contains(&s)
+        });
+        for k in 0..4 {
+            let s = load(&fast_shift, k);
+            e.fast_shift[k] = _mm512_sub_epi32(s, _mm512_set1_epi32(32));
+            e.fast_round[k] = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(s, _mm512_set1_epi32(33)));
+        }
         for k in 0..4 {
             e.lo[k] = load(&lanes.lo, k);
             e.hi[k] = load(&lanes.hi, k);
@@ -334,6 +357,20 @@ impl Epilogue {
 #[inline]
 fn requantize(acc: [__m512i; 4], e: &Epilogue) -> __m512i {
     let mut v = [_mm512_setzero_si512(); 4];
+    if e.fast {
+        // Form 2 (shifts in `[33, 62]`): `|v| < 2^30` without any accumulator clamp, and
+        // step 3 below holds as it is.
+        for k in 0..4 {
+            let even = _mm512_mul_epi32(acc[k], e.m[k]);
+            let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc[k]), e.m_odd[k]);
+            // The high dwords: even lanes from `even` (moved down), odd ones from `odd`.
+            let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
+            v[k] = _mm512_srav_epi32(_mm512_add_epi32(h, e.fast_round[k]), e.fast_shift[k]);
+        }
+        let low = _mm512_adds_epi16(_mm512_packs_epi32(v[0], v[1]), e.zero_point);
+        let high = _mm512_adds_epi16(_mm512_packs_epi32(v[2], v[3]), e.zero_point);
+        return _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(low, high), e.min), e.max);
+    }
     for k in 0..4 {
         let a = _mm512_min_epi32(_mm512_max_epi32(acc[k], e.lo[k]), e.hi[k]);
         let even = _mm512_mul_epi32(a, e.m[k]);
