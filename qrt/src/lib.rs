@@ -24,6 +24,7 @@ pub mod cpu;
 pub mod depthwise;
 pub mod fc;
 mod fmath;
+pub mod fused;
 pub mod gemm;
 pub mod im2col;
 pub mod layout;

@@ -7,6 +7,7 @@
 //! differ. Without `std`, or without a pool, everything runs on the calling thread.
 
 use crate::depthwise::Depthwise;
+use crate::fused::ExpandDepthwise;
 use crate::gemm::{Gemm, GemmQuant, NR};
 use crate::im2col::Im2col;
 use crate::requant::ChannelQuant;
@@ -95,35 +96,54 @@ impl<'a> Par<'a> {
         output: &mut [i8],
         band: &(dyn Fn(usize, usize, &mut [i8]) + Sync),
     ) {
+        self.bands_with_scratch(rows, row_bytes, work, MAX_PARTS, output, &mut [], &|r0, n, out, _| band(r0, n, out));
+    }
+
+    /// [`Par::bands`] with at most `max_parts` bands, each also given its own equal share
+    /// of `scratch`: `band(first_row, rows_in_band, output_of_band, scratch_of_band)`.
+    fn bands_with_scratch(
+        &self,
+        rows: usize,
+        row_bytes: usize,
+        work: usize,
+        max_parts: usize,
+        output: &mut [i8],
+        scratch: &mut [i8],
+        band: &(dyn Fn(usize, usize, &mut [i8], &mut [i8]) + Sync),
+    ) {
         #[cfg(not(feature = "std"))]
         let _ = row_bytes;
-        let parts = if work < self.min_work() { 1 } else { self.threads().min(rows).min(MAX_PARTS) };
+        let parts = if work < self.min_work() { 1 } else { self.threads().min(rows).min(max_parts).min(MAX_PARTS) };
         if parts <= 1 {
-            band(0, rows, output);
+            band(0, rows, output, scratch);
             return;
         }
         #[cfg(feature = "std")]
         if let Some(pool) = self.pool {
-            // Cut the output into one disjoint slice per band; each part takes its own.
-            let mut slots: [std::sync::Mutex<Option<&mut [i8]>>; MAX_PARTS] = Default::default();
-            let mut rest = output;
+            // Cut the output (and the scratch) into one disjoint slice per band; each part
+            // takes its own.
+            type Slot<'s> = std::sync::Mutex<Option<(&'s mut [i8], &'s mut [i8])>>;
+            let mut slots: [Slot<'_>; MAX_PARTS] = Default::default();
+            let share = scratch.len() / parts;
+            let (mut rest, mut spare) = (output, scratch);
             for (i, slot) in slots.iter_mut().enumerate().take(parts) {
                 let r = crate::threads::range(rows, parts, i);
                 let take = if i + 1 == parts { rest.len() } else { (r.end - r.start) * row_bytes };
                 let (head, tail) = core::mem::take(&mut rest).split_at_mut(take);
-                *slot.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(head);
-                rest = tail;
+                let (mine, others) = core::mem::take(&mut spare).split_at_mut(share);
+                *slot.get_mut().unwrap_or_else(|e| e.into_inner()) = Some((head, mine));
+                (rest, spare) = (tail, others);
             }
             pool.run(parts, &|i| {
                 let r = crate::threads::range(rows, parts, i);
-                let out = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some(out) = out {
-                    band(r.start, r.end - r.start, out);
+                let part = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some((out, scratch)) = part {
+                    band(r.start, r.end - r.start, out, scratch);
                 }
             });
             return;
         }
-        band(0, rows, output);
+        band(0, rows, output, scratch);
     }
 }
 
@@ -163,7 +183,7 @@ pub fn gemm(par: Par<'_>, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'
 
 /// The input rows `[first, first + count)` of the window a band of output rows reads,
 /// and the padding rows above it: `(first, count, pad_top)`.
-fn input_band(
+pub(crate) fn input_band(
     oy0: usize,
     rows: usize,
     stride: usize,
@@ -191,6 +211,31 @@ pub fn depthwise(par: Par<'_>, p: &Depthwise, input: &[i8], packed: &[i8], q: &C
         let sub = Depthwise { in_h: count, out_h: rows, pad_top, ..*p };
         let line = p.in_w * p.channels;
         crate::depthwise::depthwise(&sub, &input[first * line..(first + count) * line], packed, q, out);
+    });
+}
+
+/// [`crate::fused::expand_depthwise`], split over bands of output rows, each band with
+/// its own share of `scratch` (as many bands as shares of at least the least scratch).
+#[allow(clippy::too_many_arguments)]
+pub fn expand_depthwise(
+    par: Par<'_>,
+    p: &ExpandDepthwise,
+    input: &[i8],
+    gemm_packed: &[i8],
+    gemm_q: &GemmQuant<'_>,
+    dw_packed: &[i8],
+    dw_q: &ChannelQuant<'_>,
+    scratch: &mut [i8],
+    output: &mut [i8],
+) {
+    let d = &p.dw;
+    let row_bytes = d.out_w * d.channels;
+    let work = p.gemm.rows * p.gemm.k * p.gemm.n + d.out_h * row_bytes * d.kernel_h * d.kernel_w;
+    let max_parts = (scratch.len() / p.min_scratch()).max(1);
+    crate::fused::check(p, input, scratch, output);
+    let layers = crate::fused::Layers { p, input, gemm_packed, gemm_q, dw_packed, dw_q };
+    par.bands_with_scratch(d.out_h, row_bytes, work, max_parts, output, scratch, &|oy0, rows, out, scratch| {
+        layers.rows(oy0, oy0 + rows, scratch, out)
     });
 }
 

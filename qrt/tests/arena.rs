@@ -21,3 +21,43 @@ fn overlapping_input_panics() {
     let s = split(&mut arena, 4, 3);
     s.input(3, 2);
 }
+
+#[test]
+fn inputs_around_output_and_scratch() {
+    for (out, scratch) in [((2, 3), (7, 2)), ((7, 2), (2, 3))] {
+        let mut arena: Vec<i8> = (0..12).collect();
+        let s = qrt::arena::split_with_scratch(&mut arena, out.0, out.1, scratch.0, scratch.1);
+        assert_eq!(s.input(0, 2), [0, 1]);
+        assert_eq!(s.input(5, 2), [5, 6]);
+        assert_eq!(s.input(9, 3), [9, 10, 11]);
+        s.output.fill(-1);
+        s.scratch.fill(-2);
+        let expected: Vec<i8> = (0..12)
+            .map(|i| {
+                if (out.0..out.0 + out.1).contains(&i) {
+                    -1
+                } else if (scratch.0..scratch.0 + scratch.1).contains(&i) {
+                    -2
+                } else {
+                    i as i8
+                }
+            })
+            .collect();
+        assert_eq!(arena, expected);
+    }
+}
+
+#[test]
+#[should_panic(expected = "overlaps")]
+fn input_over_the_scratch_panics() {
+    let mut arena = [0i8; 12];
+    let s = qrt::arena::split_with_scratch(&mut arena, 2, 3, 7, 2);
+    s.input(6, 2);
+}
+
+#[test]
+#[should_panic(expected = "overlaps")]
+fn scratch_over_the_output_panics() {
+    let mut arena = [0i8; 12];
+    qrt::arena::split_with_scratch(&mut arena, 2, 3, 4, 2);
+}
