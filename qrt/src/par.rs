@@ -109,7 +109,7 @@ impl<'a> Par<'a> {
         max_parts: usize,
         output: &mut [i8],
         scratch: &mut [i8],
-        band: &(dyn Fn(usize, usize, &mut [i8], &mut [i8]) + Sync),
+        band: &BandWithScratch<'_>,
     ) {
         #[cfg(not(feature = "std"))]
         let _ = row_bytes;
@@ -146,6 +146,9 @@ impl<'a> Par<'a> {
         band(0, rows, output, scratch);
     }
 }
+
+/// `band(first_row, rows_in_band, output_of_band, scratch_of_band)`.
+type BandWithScratch<'f> = dyn Fn(usize, usize, &mut [i8], &mut [i8]) + Sync + 'f;
 
 /// The most bands one layer is cut into.
 pub const MAX_PARTS: usize = 16;
