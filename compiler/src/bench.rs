@@ -267,6 +267,7 @@ fn kernel_kind(p: &Program, step: &crate::quant::Step) -> String {
         Kernel::Gemm(..) if p.tensors[step.inputs[0]].name.ends_with(".im2col") => "conv kxk (gemm)".into(),
         Kernel::Gemm(..) => "conv 1x1 (gemm)".into(),
         Kernel::Depthwise(p, _) => format!("depthwise {}x{}", p.kernel_h, p.kernel_w),
+        Kernel::ExpandDepthwise { pair, .. } => format!("1x1 + depthwise {}x{}", pair.dw.kernel_h, pair.dw.kernel_w),
         Kernel::Add(_) => "add".into(),
         Kernel::MaxPool(_) | Kernel::AveragePool(_) | Kernel::GlobalAveragePool(_) => "pool".into(),
         Kernel::Clamp(_) => "clamp".into(),

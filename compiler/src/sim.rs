@@ -99,7 +99,13 @@ fn gemm_quant<'b>(blob: &'b [u8], r: &GemmRefs) -> GemmQuant<'b> {
 /// Executes one step on the arena (the emitted crate's per-layer function does the same).
 fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8], par: qrt::par::Par<'_>) {
     let out = &p.tensors[step.output];
-    let split = qrt::arena::split(arena, out.offset, out.len());
+    let split = match step.scratch() {
+        Some(s) => {
+            let s = &p.tensors[s];
+            qrt::arena::split_with_scratch(arena, out.offset, out.len(), s.offset, s.len())
+        }
+        None => qrt::arena::split(arena, out.offset, out.len()),
+    };
     let input = |i: usize| {
         let t = &p.tensors[step.inputs[i]];
         split.input(t.offset, t.len())
@@ -115,6 +121,17 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8], par: qrt::par::
         Kernel::Depthwise(params, r) => {
             qrt::par::depthwise(par, params, input(0), i8s(blob, r.weights), &channel_quant(blob, r), split.output)
         }
+        Kernel::ExpandDepthwise { pair, gemm, dw, .. } => qrt::par::expand_depthwise(
+            par,
+            pair,
+            input(0),
+            i8s(blob, gemm.base.weights),
+            &gemm_quant(blob, gemm),
+            i8s(blob, dw.weights),
+            &channel_quant(blob, dw),
+            split.scratch,
+            split.output,
+        ),
         Kernel::Im2col(params) => qrt::par::im2col(par, params, input(0), split.output),
         Kernel::Add(params) => qrt::add::add(params, input(0), input(1), split.output),
         Kernel::MaxPool(params) => qrt::pool::max_pool(params, input(0), split.output),

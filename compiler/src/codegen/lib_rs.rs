@@ -331,6 +331,15 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
                 qrt::par::depthwise(par, &P, #x, #w, &q, split.output);
             }
         }
+        Kernel::ExpandDepthwise { pair, gemm, dw, .. } => {
+            let (g, d) = (tokens::gemm(&pair.gemm), tokens::depthwise(&pair.dw));
+            let (gw, gq, dw_w, dq, x) = (weights(&gemm.base), gemm_quant(gemm), weights(dw), quant(dw), input(0));
+            quote! {
+                const P: qrt::fused::ExpandDepthwise = qrt::fused::ExpandDepthwise { gemm: #g, dw: #d };
+                let (gq, dq) = (#gq, #dq);
+                qrt::par::expand_depthwise(par, &P, #x, #gw, &gq, #dw_w, &dq, split.scratch, split.output);
+            }
+        }
         Kernel::Im2col(params) => {
             let (pt, x) = (tokens::im2col(params), input(0));
             quote! {
@@ -384,12 +393,23 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
             quote!(qrt::layout::#f(#c, #h, #w, #x, split.output);)
         }
     };
-    let uses_par = matches!(step.kernel, Kernel::Gemm(..) | Kernel::Depthwise(..) | Kernel::Im2col(_));
+    let uses_par = matches!(
+        step.kernel,
+        Kernel::Gemm(..) | Kernel::Depthwise(..) | Kernel::ExpandDepthwise { .. } | Kernel::Im2col(_)
+    );
+    let split = match step.scratch() {
+        Some(s) => {
+            let s = &p.tensors[s];
+            let (s_off, s_len) = (size(s.offset), size(s.len()));
+            quote!(qrt::arena::split_with_scratch(arena, #out_off, #out_len, #s_off, #s_len))
+        }
+        None => quote!(qrt::arena::split(arena, #out_off, #out_len)),
+    };
     let par_arg = if uses_par { quote!(par) } else { quote!(_par) };
     quote! {
         #(#[doc = #doc])*
         fn #name(arena: &mut [i8], #par_arg: qrt::par::Par<'_>) {
-            let split = qrt::arena::split(arena, #out_off, #out_len);
+            let split = #split;
             #call
         }
     }

@@ -2,6 +2,7 @@
 //! integer [`Program`] (see `docs/numerics.md` for every formula).
 
 pub mod blob;
+pub mod fuse;
 mod lower;
 pub mod params;
 pub mod plan;
@@ -17,6 +18,7 @@ use crate::ir::Graph;
 /// Lowers and plans: the program the simulator runs and codegen emits.
 pub fn quantize(g: &Graph, stats: &Stats, stats_source: &str) -> Result<Program> {
     let mut p = lower(g, stats, stats_source)?;
+    fuse::expand_depthwise(&mut p);
     plan::plan(&mut p);
     Ok(p)
 }

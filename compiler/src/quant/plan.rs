@@ -24,7 +24,7 @@ pub fn lifetimes(p: &Program) -> Vec<Option<(usize, usize)>> {
     };
     touch(p.root(p.input), 0);
     for (i, step) in p.steps.iter().enumerate() {
-        for &t in &step.inputs {
+        for &t in step.inputs.iter().chain(&step.scratch()) {
             touch(p.root(t), i + 1);
         }
         touch(p.root(step.output), i + 1);

@@ -92,6 +92,18 @@ pub enum Kernel {
     Gemm(qrt::gemm::Gemm, GemmRefs),
     /// `qrt::depthwise::depthwise`.
     Depthwise(qrt::depthwise::Depthwise, ChannelRefs),
+    /// `qrt::fused::expand_depthwise`: a pointwise GEMM and the depthwise layer that alone
+    /// reads its output, computed in bands through `scratch` (see [`super::fuse`]).
+    ExpandDepthwise {
+        /// The two layers' shapes.
+        pair: qrt::fused::ExpandDepthwise,
+        /// The GEMM's constants.
+        gemm: GemmRefs,
+        /// The depthwise layer's constants.
+        dw: ChannelRefs,
+        /// The band buffer, a tensor of its own in the arena, live only during this step.
+        scratch: QTensorId,
+    },
     /// `qrt::im2col::im2col`: gathers a dense conv's windows for the GEMM after it.
     Im2col(qrt::im2col::Im2col),
     /// `qrt::add::add`.
@@ -143,6 +155,16 @@ pub struct Step {
     pub macs: u64,
 }
 
+impl Step {
+    /// The scratch tensor the step writes and reads while it runs, if any.
+    pub fn scratch(&self) -> Option<QTensorId> {
+        match self.kernel {
+            Kernel::ExpandDepthwise { scratch, .. } => Some(scratch),
+            _ => None,
+        }
+    }
+}
+
 /// A quantized, planned model.
 #[derive(Clone, Debug)]
 pub struct Program {
@@ -186,6 +208,9 @@ impl Program {
                 Kernel::Conv(p, _) => p.weight_len(),
                 Kernel::Gemm(p, _) => p.k * p.n,
                 Kernel::Depthwise(p, _) => p.channels * p.kernel_h * p.kernel_w,
+                Kernel::ExpandDepthwise { pair, .. } => {
+                    pair.gemm.k * pair.gemm.n + pair.dw.channels * pair.dw.kernel_h * pair.dw.kernel_w
+                }
                 _ => 0,
             })
             .sum()

@@ -1,0 +1,65 @@
+//! Fusing MobileNetV2's expand + depthwise pairs changes no output byte: the fused program
+//! and the unfused one (the same lowering, planned without the fusion) run through the
+//! simulator on the same inputs, with the default scratch, the least scratch a pair can
+//! work with, and two threads. The fused plan's arena is also smaller.
+
+use qforge::calib::{self, Observer};
+use qforge::frontend::{build_graph, onnx};
+use qforge::ir::Array;
+use qforge::quant::{fuse, lower, plan, Kernel, Program};
+use qforge::sim::Simulator;
+use qforge_tests::models;
+use qforge_tests::rng::Rng;
+
+fn programs(size: usize) -> (Program, Program, Program, Vec<Vec<i8>>) {
+    let bytes = models::mobilenet_v2(size, 10);
+    let mut g = build_graph(onnx::from_bytes(&bytes, "mobilenet_v2").expect("read")).expect("build");
+    qforge::passes::optimize(&mut g).expect("optimize");
+    let shape = [1, 3, size, size];
+    let mut rng = Rng::new(17);
+    let samples: Vec<Array> = (0..4).map(|_| Array::new(shape.to_vec(), rng.normals(3 * size * size, 1.0))).collect();
+    let stats = calib::calibrate(&g, &samples, Observer::MinMax, false).expect("calibrate");
+    let lowered = lower(&g, &stats, "stats").expect("lower");
+    let mut unfused = lowered.clone();
+    plan::plan(&mut unfused);
+    let mut fused = lowered.clone();
+    fuse::expand_depthwise(&mut fused);
+    plan::plan(&mut fused);
+    let mut least = lowered;
+    fuse::expand_depthwise_with(&mut least, 0);
+    plan::plan(&mut least);
+    let sim = Simulator::new(&unfused);
+    let inputs = (0..6).map(|_| sim.quantize_input(&rng.normals(3 * size * size, 1.0))).collect();
+    (unfused, fused, least, inputs)
+}
+
+#[test]
+fn fused_programs_return_the_unfused_bytes() {
+    let (unfused, fused, least, inputs) = programs(64);
+    let pairs = |p: &Program| p.steps.iter().filter(|s| matches!(s.kernel, Kernel::ExpandDepthwise { .. })).count();
+    // Every inverted residual block with an expansion (16), and the stem conv with the
+    // first block's depthwise layer.
+    assert_eq!(pairs(&fused), 17);
+    assert_eq!(pairs(&least), 17);
+    assert_eq!(pairs(&unfused), 0);
+    assert_eq!(fused.steps.len(), unfused.steps.len() - 17);
+    let mut reference = Simulator::new(&unfused);
+    let mut runs = [Simulator::new(&fused), Simulator::new(&least), Simulator::with_threads(&fused, 2)];
+    for (i, x) in inputs.iter().enumerate() {
+        let expected = reference.run_int8(x);
+        for (k, sim) in runs.iter_mut().enumerate() {
+            assert_eq!(sim.run_int8(x), expected, "input {i}, fused run {k}");
+        }
+    }
+}
+
+#[test]
+fn fusion_lowers_the_arena() {
+    let (unfused, fused, least, _) = programs(96);
+    eprintln!(
+        "arena at 96x96: unfused {} B, fused {} B, least scratch {} B",
+        unfused.arena_bytes, fused.arena_bytes, least.arena_bytes
+    );
+    assert!(fused.arena_bytes < unfused.arena_bytes);
+    assert!(least.arena_bytes <= fused.arena_bytes);
+}
