@@ -5,11 +5,23 @@
 
 use crate::fmath::round_half_away_f32;
 
-/// Quantizes `input` into `output` (same length).
+/// Quantizes `input` into `output` (same length): [`quantize_one`] on every element,
+/// written without branches so that the compiler vectorizes it.
 pub fn quantize(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
     assert!(input.len() == output.len(), "quantize: input and output lengths differ");
+    // Kept far inside i32 so that the additions below cannot overflow.
+    let z = zero_point.clamp(-1 << 20, 1 << 20);
     for (q, &x) in output.iter_mut().zip(input) {
-        *q = quantize_one(scale, zero_point, x);
+        // The same steps as `quantize_one`, in another order: clamping the quotient to
+        // ±1024 first changes no result (anything beyond saturates either way), and a
+        // NaN stays NaN through the clamp, converts to 0 and compares false, giving `z`
+        // as `quantize_one` does. `|s| <= 1024`, so the truncation and the fraction are
+        // exact, and the fraction decides the rounding as in `round_half_away_f32`.
+        let s = (x / scale).clamp(-1024.0, 1024.0);
+        let t = s as i32;
+        let fraction = s - t as f32;
+        let away = (fraction >= 0.5) as i32 - (fraction <= -0.5) as i32;
+        *q = (t + away + z).clamp(i8::MIN as i32, i8::MAX as i32) as i8;
     }
 }
 

@@ -98,3 +98,32 @@ proptest! {
         }
     }
 }
+
+/// The slice version is written differently (no branches); it must agree with
+/// `quantize_one` on every kind of value: halves on both sides, values just inside and
+/// outside the clamp, huge and tiny magnitudes, signed zeros, NaN and infinities.
+#[test]
+fn slice_quantize_equals_quantize_one() {
+    let mut xs = vec![0.0f32, -0.0, f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN];
+    xs.extend([f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 1e-45, -1e-45, 1e30, -1e30]);
+    for i in -2100..=2100 {
+        let h = i as f32 * 0.5;
+        xs.extend([h, h.next_up(), h.next_down()]);
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        xs.push(f32::from_bits(state as u32));
+    }
+    for scale in [1.0f32, 0.5, 0.1, 0.017_3, 3.0, 1e-6, 7e4] {
+        for z in [i32::MIN, -100_000, -129, -128, -3, 0, 5, 127, 128, 1 << 21, i32::MAX] {
+            let mut got = vec![0i8; xs.len()];
+            quantize(scale, z, &xs, &mut got);
+            for (x, g) in xs.iter().zip(&got) {
+                assert_eq!(*g, quantize_one(scale, z, *x), "scale {scale}, zero point {z}, x {x:e}");
+            }
+        }
+    }
+}
