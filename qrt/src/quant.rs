@@ -11,16 +11,23 @@ pub fn quantize(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
     assert!(input.len() == output.len(), "quantize: input and output lengths differ");
     // Kept far inside i32 so that the additions below cannot overflow.
     let z = zero_point.clamp(-1 << 20, 1 << 20);
+    // `1.5 * 2^23`: adding it to an `|s| < 2^22` rounds `s` to the nearest integer, ties to
+    // even, and leaves that integer in the low bits of the sum's representation.
+    const MAGIC: f32 = 12_582_912.0;
     for (q, &x) in output.iter_mut().zip(input) {
-        // The same steps as `quantize_one`, in another order: clamping the quotient to
-        // ±1024 first changes no result (anything beyond saturates either way), and a
-        // NaN stays NaN through the clamp, converts to 0 and compares false, giving `z`
-        // as `quantize_one` does. `|s| <= 1024`, so the truncation and the fraction are
-        // exact, and the fraction decides the rounding as in `round_half_away_f32`.
-        let s = (x / scale).clamp(-1024.0, 1024.0);
-        let t = s as i32;
-        let fraction = s - t as f32;
-        let away = (fraction >= 0.5) as i32 - (fraction <= -0.5) as i32;
+        // The steps of `quantize_one` in another order, with no branch and no float-to-int
+        // conversion. A NaN quotient becomes 0 (giving `z`, as `quantize_one` does), and
+        // clamping to ±1024 changes no result (anything beyond saturates either way).
+        let s = x / scale;
+        let s = if s.is_nan() { 0.0 } else { s.clamp(-1024.0, 1024.0) };
+        let biased = s + MAGIC;
+        let even = biased - MAGIC;
+        // `s - even` is exact and in `[-0.5, 0.5]`; it is ±0.5 only at a tie, which
+        // rounding half away from zero breaks away from zero where ties-to-even went the
+        // other way: up for positive `s`, down for negative.
+        let tie = s - even;
+        let away = (tie == 0.5 && s > 0.0) as i32 - (tie == -0.5 && s < 0.0) as i32;
+        let t = biased.to_bits() as i32 - MAGIC.to_bits() as i32;
         *q = (t + away + z).clamp(i8::MIN as i32, i8::MAX as i32) as i8;
     }
 }
