@@ -91,7 +91,10 @@ mod device {
             Err(()) => false,
         };
         debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-        loop {}
+        // Only reached without a debugger or emulator to exit to.
+        loop {
+            cortex_m::asm::wfi();
+        }
     }
 }
 
