@@ -4,8 +4,9 @@
 //! `examples/digits/test_x.npy` (embedded in the binary) and prints, for each, the class and
 //! the int8 output bytes in hex.
 //!
-//! Built for the host (no `--target`), the same code prints the same lines through `std`,
-//! which is how `run.sh` checks the Cortex-M run against the x86-64 run byte for byte.
+//! Built for the host (no `--target`), the same code prints the same lines through `std`
+//! with the host's SIMD kernels, which is how `run.sh` checks the Cortex-M run against the
+//! x86-64 run byte for byte.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_code)]
@@ -100,6 +101,7 @@ mod device {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
+    eprintln!("host kernels: {}", qrt::cpu::backend().name());
     let mut arena = vec![0i8; ARENA_BYTES];
     let mut text = String::new();
     let ok = report(&mut arena, &mut text).is_ok();
