@@ -11,14 +11,17 @@ root=$(cd "$here/../.." && pwd)
 export CARGO_TERM_COLOR=never
 
 (cd "$root" && cargo build --release --quiet -p qforge)
+# The budgets of a small part (32 KiB of RAM for the arena, 128 KiB of flash for the
+# weights): the compile fails, naming the layer, if the model does not fit.
 "$root/target/release/qforge" compile "$root/examples/digits/digits.onnx" \
-    --calib "$root/examples/digits/calib.npy" -o "$here/model" --name digits_int8 --force >/dev/null
+    --calib "$root/examples/digits/calib.npy" -o "$here/model" --name digits_int8 --force \
+    --max-ram 32K --max-flash 128K | grep -E '^(RAM|peak|flash):'
 echo "compiled the digits model into examples/cortex-m/model"
 
 cd "$here"
 cargo build --release --quiet --target thumbv7em-none-eabihf
 elf=target/thumbv7em-none-eabihf/release/digits-cortex-m
-echo "built $(basename "$elf") for thumbv7em-none-eabihf ($(stat -c %s "$elf") bytes of ELF with debug info)"
+echo "built examples/cortex-m/$elf"
 
 host=$(cargo run --release --quiet)
 device=$(timeout 300 cargo run --release --quiet --target thumbv7em-none-eabihf)
