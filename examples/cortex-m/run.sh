@@ -31,4 +31,12 @@ if [ "$host" != "$device" ]; then
     diff <(echo "$host") <(echo "$device") >&2 || true
     exit 1
 fi
-echo "Cortex-M (qemu-system-arm, mps2-an386) output equals the host run: $(grep -c '^image' <<<"$device") images, byte for byte"
+echo "Cortex-M4 (qemu-system-arm, mps2-an386) output equals the host run: $(grep -c '^image' <<<"$device") images, byte for byte"
+# The same binary on a Cortex-M7 board (MPS2 AN500, which also has the memory.x regions).
+m7=$(timeout 300 qemu-system-arm -cpu cortex-m7 -machine mps2-an500 -nographic \
+    -semihosting-config enable=on,target=native -kernel "$elf")
+if [ "$host" != "$m7" ]; then
+    echo "Cortex-M7 output DIFFERS from the host run" >&2
+    exit 1
+fi
+echo "Cortex-M7 (qemu-system-arm, mps2-an500) output equals the host run"
