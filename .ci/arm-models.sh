@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Emitted model crates on Arm, under qemu-user: the digits model and a MobileNetV2 at 64x64
-# are compiled by qforge, built for aarch64, and run with the NEON kernels
-# (QEMU_CPU=cortex-a72) and the dot-product kernels (QEMU_CPU=max); their outputs must equal
-# the x86-64 run byte for byte. Needs what .ci/arm.sh installs.
+# are compiled by qforge, built for aarch64 and run with the NEON kernels
+# (QEMU_CPU=cortex-a72) and the dot-product kernels (QEMU_CPU=max), and built for armv7
+# (32-bit Raspberry Pi OS; armv7-unknown-linux-gnueabihf, scalar kernels) and run with
+# QEMU_CPU=cortex-a15; their outputs must equal the x86-64 run byte for byte. Needs what
+# .ci/arm.sh installs (linkers and runners are set in .cargo/config.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,6 +23,8 @@ run_model() { # name model.onnx calib.npy test.npy
     (cd "$crate" && CARGO_TARGET_DIR="$work/target" cargo build --release --offline --quiet --example run_npy)
     (cd "$crate" && CARGO_TARGET_DIR="$work/target" cargo build --release --offline --quiet --example run_npy \
         --target aarch64-unknown-linux-gnu)
+    (cd "$crate" && CARGO_TARGET_DIR="$work/target" cargo build --release --offline --quiet --example run_npy \
+        --target armv7-unknown-linux-gnueabihf)
     "$work/target/release/examples/run_npy" "$test" "$work/$name.x86.npy" 2>/dev/null
     local arm="$work/target/aarch64-unknown-linux-gnu/release/examples/run_npy"
     for cpu in cortex-a72 max; do
@@ -35,6 +39,14 @@ run_model() { # name model.onnx calib.npy test.npy
             fi
         done
     done
+    local armv7="$work/target/armv7-unknown-linux-gnueabihf/release/examples/run_npy"
+    QEMU_CPU=cortex-a15 qemu-arm -L /usr/arm-linux-gnueabihf "$armv7" "$test" "$work/$name.armv7.npy" 2>/dev/null
+    if cmp -s "$work/$name.x86.npy" "$work/$name.armv7.npy"; then
+        echo "armv7 QEMU_CPU=cortex-a15: output bytes equal the x86-64 run"
+    else
+        echo "armv7 QEMU_CPU=cortex-a15: output DIFFERS from the x86-64 run" >&2
+        exit 1
+    fi
 }
 
 run_model digits examples/digits/digits.onnx examples/digits/calib.npy examples/digits/test_x.npy

@@ -63,6 +63,9 @@ pub enum Error {
         /// Every unsupported node.
         nodes: Vec<UnsupportedNode>,
     },
+    /// The planned model does not fit a memory budget (RAM: the arena; flash: the weights).
+    #[error("{0}")]
+    OverBudget(crate::memory::BudgetExceeded),
     /// Anything else that concerns a whole file (e.g. an output folder that exists).
     #[error("{0}")]
     Other(String),

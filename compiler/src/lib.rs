@@ -17,6 +17,7 @@ pub mod frontend;
 pub mod inspect;
 pub mod interp;
 pub mod ir;
+pub mod memory;
 pub mod npy;
 pub mod ops;
 pub mod passes;

@@ -51,7 +51,7 @@ enum Command {
     },
     /// Quantize the model and write a standalone int8 crate.
     #[command(
-        after_help = "Examples:\n  qforge compile mobilenet_v2.onnx --calib calib.npy -o mbv2/\n  qforge compile mobilenet_v2.onnx --stats stats.json -o mbv2/ --force"
+        after_help = "Examples:\n  qforge compile mobilenet_v2.onnx --calib calib.npy -o mbv2/\n  qforge compile mobilenet_v2.onnx --stats stats.json -o mbv2/ --force\n  qforge compile digits.onnx --calib calib.npy -o digits/ --max-ram 16K --max-flash 256K"
     )]
     Compile {
         #[command(flatten)]
@@ -67,6 +67,8 @@ enum Command {
         /// Crate name (default: from the output folder's name).
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        budgets: BudgetArgs,
     },
     /// Compile, build and time the emitted crate on each backend: latency, per-layer time, GMAC/s, share of the int8 ceiling.
     #[command(
@@ -121,6 +123,26 @@ enum Command {
         #[arg(long)]
         layers: bool,
     },
+}
+
+#[derive(Args)]
+struct BudgetArgs {
+    /// Fail unless the activation arena (RAM) fits in BYTES: plain bytes, or K/KiB, M/MiB (powers of 1024).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    max_ram: Option<usize>,
+    /// Fail unless the weight blob (flash; code not counted) fits in BYTES: plain bytes, or K/KiB, M/MiB.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    max_flash: Option<usize>,
+}
+
+impl BudgetArgs {
+    fn budgets(&self) -> pipeline::Budgets {
+        pipeline::Budgets { max_ram: self.max_ram, max_flash: self.max_flash }
+    }
+}
+
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    qforge::memory::parse_bytes(text)
 }
 
 #[derive(Args)]
@@ -224,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 output.display()
             );
         }
-        Command::Compile { model, ranges, output, force, name } => {
+        Command::Compile { model, ranges, output, force, name, budgets } => {
             if output.exists() && !force {
                 bail!("{}: output folder exists (use --force to replace it)", output.display());
             }
@@ -232,6 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let m = load(&model)?;
             let (stats, calibration, source) = ranges.ranges().resolve(&m, true)?;
             let program = pipeline::quantize(&m, &stats, &source)?;
+            let plan = pipeline::check_budgets(&program, &budgets.budgets())?;
             let crate_name = match name {
                 Some(n) => n,
                 None => qforge::codegen::crate_name_for(&output),
@@ -239,6 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let meta = pipeline::provenance(&m, &crate_name, calibration, command_line());
             qforge::codegen::write_crate(&program, &meta, &output, force)?;
             print!("{}", qforge::inspect::compile_summary(&m, &program));
+            println!("\nmemory plan:\n{}\n{}", plan.summary(), plan.table());
             println!("wrote crate `{crate_name}` to {} in {:.2} s", output.display(), start.elapsed().as_secs_f64());
         }
         Command::Bench { model, ranges, backend, iterations, ghz, dir, no_fp32, vnni_macs_per_cycle, threads } => {

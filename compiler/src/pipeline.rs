@@ -5,6 +5,7 @@ use crate::calib::{self, Observer, Stats};
 use crate::codegen::Provenance;
 use crate::error::{Error, Result};
 use crate::ir::{Array, Graph};
+pub use crate::memory::{Budgets, MemoryPlan};
 use crate::quant::Program;
 use std::path::{Path, PathBuf};
 
@@ -108,6 +109,14 @@ impl Ranges {
 /// Quantizes and plans.
 pub fn quantize(model: &Model, stats: &Stats, stats_source: &str) -> Result<Program> {
     crate::quant::quantize(&model.graph, stats, stats_source)
+}
+
+/// The memory plan of `program`, checked against `budgets` (an error names the layer that
+/// peaks, or the largest weight layer, and by how much the budget is exceeded).
+pub fn check_budgets(program: &Program, budgets: &Budgets) -> Result<MemoryPlan> {
+    let plan = MemoryPlan::of(program);
+    budgets.check(&plan)?;
+    Ok(plan)
 }
 
 /// Provenance for a crate compiled from `model`.

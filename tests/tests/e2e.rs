@@ -183,6 +183,23 @@ fn int8_and_float_entry_points_agree() {
     let mut out2 = [0f32; OUTPUT_LEN];
     run_with_arena(&mut arena, &input, &mut out2).unwrap();
     assert_eq!(out, out2);
+    // So does an ArenaModel over a borrowed arena, float and int8, run after run.
+    let mut held = ArenaModel::new(&mut arena).unwrap();
+    for _ in 0..2 {
+        let mut out4 = [0f32; OUTPUT_LEN];
+        held.run(&input, &mut out4).unwrap();
+        assert_eq!(out, out4);
+        let mut q_out2 = [0i8; OUTPUT_LEN];
+        held.run_int8(&q, &mut q_out2).unwrap();
+        assert_eq!(q_out, q_out2);
+    }
+    assert!(held.run(&[0.0; 1], &mut out2).is_err());
+}
+
+#[test]
+fn an_arena_model_refuses_a_short_arena() {
+    let mut short = [0i8; 1];
+    assert_eq!(ArenaModel::new(&mut short).err(), Some(Error::ArenaTooSmall { expected: ARENA_BYTES, actual: 1 }));
 }
 "#;
 

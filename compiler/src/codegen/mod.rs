@@ -12,6 +12,7 @@ mod tokens;
 pub use lib_rs::{model_items, step_names, Paths};
 
 use crate::error::{Error, Result};
+use crate::memory::MemoryPlan;
 use crate::quant::Program;
 use quote::quote;
 use std::path::{Path, PathBuf};
@@ -116,7 +117,13 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
     out
 }
 
+/// The memory plan's summary as a Markdown list.
+fn memory_summary(plan: &MemoryPlan) -> String {
+    plan.summary().lines().map(|l| format!("- {l}")).collect::<Vec<_>>().join("\n")
+}
+
 fn template_values(p: &Program, meta: &Provenance) -> Vec<(&'static str, String)> {
+    let plan = MemoryPlan::of(p);
     let (t_in, t_out) = (&p.tensors[p.input], &p.tensors[p.output]);
     let names = step_names(p);
     let layer_table = p
@@ -155,6 +162,8 @@ fn template_values(p: &Program, meta: &Provenance) -> Vec<(&'static str, String)
         ("arena_bytes", p.arena_bytes.to_string()),
         ("arena_lower_bound", p.arena_lower_bound.to_string()),
         ("layer_table", layer_table),
+        ("memory_summary", memory_summary(&plan)),
+        ("memory_table", plan.table()),
     ]
 }
 

@@ -156,6 +156,36 @@ pub fn run_int8_with_arena(
     run_i8(arena, input, output, qrt::par::Par::single())
 }
 
+/// The model over a caller-supplied arena: the `no_std` way to hold a model without an
+/// allocator. The arena (at least `ARENA_BYTES`, checked once here) can be a
+/// `&'static mut [i8; ARENA_BYTES]` in a `static` the caller places, or any borrowed
+/// slice. Runs on the calling thread.
+pub struct ArenaModel<'a> {
+    arena: &'a mut [i8],
+}
+
+impl<'a> ArenaModel<'a> {
+    /// Takes the arena; `Err(Error::ArenaTooSmall)` if it is shorter than `ARENA_BYTES`.
+    pub fn new(arena: &'a mut [i8]) -> Result<Self, Error> {
+        let actual = arena.len();
+        if actual < ARENA_BYTES {
+            return Err(Error::ArenaTooSmall {
+                expected: ARENA_BYTES,
+                actual,
+            });
+        }
+        Ok(ArenaModel { arena })
+    }
+    /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
+    pub fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error> {
+        run_f32(self.arena, input, output, qrt::par::Par::single())
+    }
+    /// Runs on an int8 input (`INPUT_SCALE`, `INPUT_ZERO_POINT`), writing the int8 output.
+    pub fn run_int8(&mut self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+        run_i8(self.arena, input, output, qrt::par::Par::single())
+    }
+}
+
 fn run_f32(
     arena: &mut [i8],
     input: &[f32],
