@@ -107,13 +107,8 @@ pub fn compile_summary(m: &Model, p: &Program) -> String {
         p.blob.len(),
         fp32 as f64 / p.blob.len().max(1) as f64
     );
-    let _ = writeln!(
-        out,
-        "arena: {} bytes (lower bound {}, {:+.1}%); largest activation: `{largest}` {largest_bytes} bytes",
-        p.arena_bytes,
-        p.arena_lower_bound,
-        100.0 * (p.arena_bytes as f64 / p.arena_lower_bound.max(1) as f64 - 1.0)
-    );
+    // The arena and its lower bound are in the memory plan printed after this.
+    let _ = writeln!(out, "largest activation: `{largest}` {largest_bytes} bytes");
     out
 }
 
