@@ -46,8 +46,9 @@ pub(super) fn depthwise(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQ
 /// Where one input row's bytes for the current channel block come from: `base` is column
 /// 0 and `step` the distance between columns. Rows outside the input read the row of zero
 /// points with step 0.
+/// (Shared by the AVX2 and AVX-512 kernels.)
 #[derive(Clone, Copy)]
-struct Source {
+pub(super) struct Source {
     base: *const i8,
     step: usize,
 }
@@ -55,9 +56,27 @@ struct Source {
 impl Source {
     /// The address of column `ix` (computed with wrapping arithmetic; only valid columns
     /// are ever dereferenced).
+    /// `zero_row` for every column.
     #[inline(always)]
-    fn at(self, ix: usize) -> *const i8 {
+    pub(super) fn zeros(zero_row: *const i8) -> Source {
+        Source { base: zero_row, step: 0 }
+    }
+
+    #[inline(always)]
+    pub(super) fn at(self, ix: usize) -> *const i8 {
         self.base.wrapping_add(ix * self.step)
+    }
+
+    /// Input row `oy * stride_h + ky - pad_top` of the channel block starting at `cb`, for
+    /// output row `oy`; rows outside the input read `zero_row` with step 0.
+    #[inline(always)]
+    pub(super) fn row(p: &Depthwise, input: *const i8, zero_row: *const i8, cb: usize, oy: usize, ky: usize) -> Source {
+        let iy = (oy * p.stride_h + ky).wrapping_sub(p.pad_top);
+        if iy < p.in_h {
+            Source { base: input.wrapping_add(iy * p.in_w * p.channels + cb), step: p.channels }
+        } else {
+            Source::zeros(zero_row)
+        }
     }
 }
 
@@ -81,13 +100,7 @@ impl Ctx<'_> {
     /// Input row `oy * stride_h + ky - pad_top` for output row `oy`.
     #[inline(always)]
     fn row(&self, oy: usize, ky: usize) -> Source {
-        let p = self.p;
-        let iy = (oy * p.stride_h + ky).wrapping_sub(p.pad_top);
-        if iy < p.in_h {
-            Source { base: self.input.wrapping_add(iy * p.in_w * p.channels + self.cb), step: p.channels }
-        } else {
-            Source { base: self.zero_row, step: 0 }
-        }
+        Source::row(self.p, self.input, self.zero_row, self.cb, oy, ky)
     }
 
     /// Input column `ox * stride_w + kx - pad_left`, when it is inside the input.
@@ -350,7 +363,7 @@ unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usiz
     let pad = _mm256_set1_epi16(p.input_zero_point as i16);
     let pad_column = [[pad; 2]; G];
     for oy in 0..p.out_h {
-        let mut rows = [Source { base: ctx.zero_row, step: 0 }; KH];
+        let mut rows = [Source::zeros(ctx.zero_row); KH];
         for (ky, row) in rows.iter_mut().enumerate() {
             *row = ctx.row(oy, ky);
         }

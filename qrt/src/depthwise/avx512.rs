@@ -45,7 +45,7 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2::{simd_supported, Lanes};
+use super::avx2::{simd_supported, Lanes, Source};
 use super::{padded_channels, Depthwise};
 use crate::requant::ChannelQuant;
 
@@ -73,24 +73,6 @@ fn low_bits(n: usize) -> u64 {
     }
 }
 
-/// Where one input row's bytes for the current channel block come from: `base` is column
-/// 0 and `step` the distance between columns. Rows outside the input read the row of zero
-/// points with step 0.
-#[derive(Clone, Copy)]
-struct Source {
-    base: *const i8,
-    step: usize,
-}
-
-impl Source {
-    /// The address of column `ix` (computed with wrapping arithmetic; only valid columns
-    /// are ever dereferenced).
-    #[inline(always)]
-    fn at(self, ix: usize) -> *const i8 {
-        self.base.wrapping_add(ix * self.step)
-    }
-}
-
 /// The layer and the channel block being computed.
 struct Ctx<'a> {
     p: &'a Depthwise,
@@ -114,13 +96,7 @@ impl Ctx<'_> {
     /// Input row `oy * stride_h + ky - pad_top` for output row `oy`.
     #[inline(always)]
     fn row(&self, oy: usize, ky: usize) -> Source {
-        let p = self.p;
-        let iy = (oy * p.stride_h + ky).wrapping_sub(p.pad_top);
-        if iy < p.in_h {
-            Source { base: self.input.wrapping_add(iy * p.in_w * p.channels + self.cb), step: p.channels }
-        } else {
-            Source { base: self.zero_row, step: 0 }
-        }
+        Source::row(self.p, self.input, self.zero_row, self.cb, oy, ky)
     }
 
     /// True when any of the `P` input columns `c0 + i` is inside the input (`c0` may have
@@ -485,7 +461,7 @@ unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usiz
     let pad = _mm512_xor_si512(ctx.zero, _mm512_set1_epi8(-128));
     let pad_column = [[pad; 4]; G];
     for oy in 0..p.out_h {
-        let mut rows = [Source { base: ctx.zero_row, step: 0 }; KH];
+        let mut rows = [Source::zeros(ctx.zero_row); KH];
         for (ky, row) in rows.iter_mut().enumerate() {
             *row = ctx.row(oy, ky);
         }
