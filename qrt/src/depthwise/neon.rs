@@ -231,20 +231,7 @@ impl TapTable {
         // SAFETY (every load below): each offset is at most `x_max` (`w_max`) by the table's
         // invariant, and the assertion above leaves 16 readable bytes after those.
         let tap = |xo: usize, wo: usize| unsafe { (vld1q_s8(xp.add(xo)), vld1q_s8(wp.add(wo))) };
-        let (xs, ws) = (&self.x[..self.len], &self.w[..self.len]);
-        let mut acc = bias;
-        let (x_pairs, w_pairs) = (xs.chunks_exact(2), ws.chunks_exact(2));
-        let (x_rest, w_rest) = (x_pairs.remainder(), w_pairs.remainder());
-        for (xo, wo) in x_pairs.zip(w_pairs) {
-            let (xa, wa) = tap(xo[0], wo[0]);
-            let (xb, wb) = tap(xo[1], wo[1]);
-            acc = mul_pair(acc, xa, wa, xb, wb);
-        }
-        if let (Some(&xo), Some(&wo)) = (x_rest.first(), w_rest.first()) {
-            let (xa, wa) = tap(xo, wo);
-            acc = mul_one(acc, xa, wa);
-        }
-        acc
+        sum_taps(&self.x[..self.len], &self.w[..self.len], bias, tap)
     }
 
     /// The same for a window that crosses the padding (at least 16 channels): taps inside
@@ -271,21 +258,33 @@ impl TapTable {
         // most `w_max` by the table's invariant, and the assertion above leaves 16 readable
         // bytes after it.
         let tap = |xs: *const i8, wo: usize| unsafe { (vld1q_s8(xs), vld1q_s8(wp.add(wo))) };
-        let (xs, ws) = (&src[..self.len], &self.w[..self.len]);
-        let mut acc = bias;
-        let (x_pairs, w_pairs) = (xs.chunks_exact(2), ws.chunks_exact(2));
-        let (x_rest, w_rest) = (x_pairs.remainder(), w_pairs.remainder());
-        for (xo, wo) in x_pairs.zip(w_pairs) {
-            let (xa, wa) = tap(xo[0], wo[0]);
-            let (xb, wb) = tap(xo[1], wo[1]);
-            acc = mul_pair(acc, xa, wa, xb, wb);
-        }
-        if let (Some(&xo), Some(&wo)) = (x_rest.first(), w_rest.first()) {
-            let (xa, wa) = tap(xo, wo);
-            acc = mul_one(acc, xa, wa);
-        }
-        acc
+        sum_taps(&src[..self.len], &self.w[..self.len], bias, tap)
     }
+}
+
+/// Adds every tap's 16 products to `bias`, two taps at a time (then the odd one):
+/// `tap(xs[i], ws[i])` loads tap `i`'s activations and weights.
+#[target_feature(enable = "neon")]
+#[inline]
+fn sum_taps<X: Copy>(
+    xs: &[X],
+    ws: &[usize],
+    bias: [int32x4_t; 4],
+    tap: impl Fn(X, usize) -> (int8x16_t, int8x16_t),
+) -> [int32x4_t; 4] {
+    let mut acc = bias;
+    let (x_pairs, w_pairs) = (xs.chunks_exact(2), ws.chunks_exact(2));
+    let (x_rest, w_rest) = (x_pairs.remainder(), w_pairs.remainder());
+    for (xo, wo) in x_pairs.zip(w_pairs) {
+        let (xa, wa) = tap(xo[0], wo[0]);
+        let (xb, wb) = tap(xo[1], wo[1]);
+        acc = mul_pair(acc, xa, wa, xb, wb);
+    }
+    if let (Some(&xo), Some(&wo)) = (x_rest.first(), w_rest.first()) {
+        let (xa, wa) = tap(xo, wo);
+        acc = mul_one(acc, xa, wa);
+    }
+    acc
 }
 
 /// Adds `xa * wa + xb * wb` (16 channels, the pair summed in int16) to the accumulators.
