@@ -41,6 +41,9 @@ impl Lowering<'_> {
         let consts = self.channel_consts(node, &wq, &scales, bias, q_in, q_out)?;
         let output = self.output_quant(conv.act, q_out);
         let macs = (out_shape[2] * out_shape[3] * m * kh * kw * cpg) as u64;
+        // The geometry, read from the ONNX attributes once; the specialised kernels take
+        // their parts of it.
+        let c = self.conv_params(conv, &in_shape, &out_shape, [kh, kw], pads, q_in, output);
         let unit = |v: [usize; 2]| v == [1, 1];
         let kernel =
             if conv.group == 1 && kh == 1 && kw == 1 && unit(conv.strides) && unit(conv.dilations) && pads == [0; 4] {
@@ -52,18 +55,18 @@ impl Lowering<'_> {
                 let mut packed = vec![0i8; qrt::depthwise::packed_len(kh, kw, m)];
                 qrt::depthwise::pack(&wq, kh, kw, m, &mut packed);
                 let p = qrt::depthwise::Depthwise {
-                    in_h: in_shape[2],
-                    in_w: in_shape[3],
+                    in_h: c.in_h,
+                    in_w: c.in_w,
                     channels: m,
-                    out_h: out_shape[2],
-                    out_w: out_shape[3],
+                    out_h: c.out_h,
+                    out_w: c.out_w,
                     kernel_h: kh,
                     kernel_w: kw,
-                    stride_h: conv.strides[0],
-                    stride_w: conv.strides[1],
-                    pad_top: pads[0],
-                    pad_left: pads[1],
-                    input_zero_point: q_in.zero_point,
+                    stride_h: c.stride_h,
+                    stride_w: c.stride_w,
+                    pad_top: c.pad_top,
+                    pad_left: c.pad_left,
+                    input_zero_point: c.input_zero_point,
                     output,
                 };
                 Kernel::Depthwise(p, self.channel_refs(&packed, &consts))
@@ -71,20 +74,20 @@ impl Lowering<'_> {
                 // A dense k x k conv: gather windows into a planned scratch tensor, then GEMM.
                 let (rows, k, n) = (out_shape[2] * out_shape[3], kh * kw * in_shape[1], m);
                 let g = qrt::im2col::Im2col {
-                    in_h: in_shape[2],
-                    in_w: in_shape[3],
-                    in_c: in_shape[1],
-                    out_h: out_shape[2],
-                    out_w: out_shape[3],
+                    in_h: c.in_h,
+                    in_w: c.in_w,
+                    in_c: c.in_c,
+                    out_h: c.out_h,
+                    out_w: c.out_w,
                     kernel_h: kh,
                     kernel_w: kw,
-                    stride_h: conv.strides[0],
-                    stride_w: conv.strides[1],
-                    dilation_h: conv.dilations[0],
-                    dilation_w: conv.dilations[1],
-                    pad_top: pads[0],
-                    pad_left: pads[1],
-                    zero_point: q_in.zero_point as i8,
+                    stride_h: c.stride_h,
+                    stride_w: c.stride_w,
+                    dilation_h: c.dilation_h,
+                    dilation_w: c.dilation_w,
+                    pad_top: c.pad_top,
+                    pad_left: c.pad_left,
+                    zero_point: c.input_zero_point as i8,
                 };
                 let name = format!("{}.im2col", self.tensors[x].name);
                 let cols = self.add_tensor(&name, vec![rows, k], Layout::RowMajor, q_in, None);
@@ -110,10 +113,7 @@ impl Lowering<'_> {
                 });
                 return Ok(());
             } else {
-                Kernel::Conv(
-                    self.conv_params(conv, &in_shape, &out_shape, [kh, kw], pads, q_in, output),
-                    self.channel_refs(&wq, &consts),
-                )
+                Kernel::Conv(c, self.channel_refs(&wq, &consts))
             };
         self.steps.push(Step {
             node: node.name.clone(),
