@@ -1,48 +1,33 @@
 //! Float helpers that `core` lacks (`round`, `exp2`), written out so that `qrt` stays
 //! `no_std` and every target computes the same bits.
 
-/// `2^23`: every `f32` of at least this magnitude is an integer.
-const F32_INTEGRAL: f32 = 8_388_608.0;
-
-/// `2^52`: every `f64` of at least this magnitude is an integer.
-const F64_INTEGRAL: f64 = 4_503_599_627_370_496.0;
-
-/// Rounds to the nearest integer, halves away from zero. NaN, infinities and values that
-/// are already integers pass through unchanged (a negative value that rounds to zero
-/// gives `+0.0`).
-pub(crate) fn round_half_away_f32(x: f32) -> f32 {
-    if !(x > -F32_INTEGRAL && x < F32_INTEGRAL) {
-        return x;
-    }
-    // `|x| < 2^23`, so truncation through i32 is exact, and so is the subtraction: the
-    // fraction is just the low bits of `x`.
-    let truncated = x as i32 as f32;
-    let fraction = x - truncated;
-    if fraction >= 0.5 {
-        truncated + 1.0
-    } else if fraction <= -0.5 {
-        truncated - 1.0
-    } else {
-        truncated
-    }
+/// Defines `$name(x: $f) -> $f`: rounds to the nearest integer, halves away from zero. NaN,
+/// infinities and values that are already integers pass through unchanged (a negative value
+/// that rounds to zero gives `+0.0`). `$integral` is `2^(mantissa bits)`: every value of at
+/// least that magnitude is an integer, and below it truncation through `$int` is exact, and
+/// so is the subtraction (the fraction is just the low bits of `x`).
+macro_rules! round_half_away {
+    ($name:ident, $f:ty, $int:ty, $integral:expr) => {
+        pub(crate) fn $name(x: $f) -> $f {
+            const INTEGRAL: $f = $integral;
+            if !(x > -INTEGRAL && x < INTEGRAL) {
+                return x;
+            }
+            let truncated = x as $int as $f;
+            let fraction = x - truncated;
+            if fraction >= 0.5 {
+                truncated + 1.0
+            } else if fraction <= -0.5 {
+                truncated - 1.0
+            } else {
+                truncated
+            }
+        }
+    };
 }
 
-/// The `f64` twin of [`round_half_away_f32`].
-pub(crate) fn round_half_away_f64(x: f64) -> f64 {
-    if !(x > -F64_INTEGRAL && x < F64_INTEGRAL) {
-        return x;
-    }
-    // `|x| < 2^52`, so truncation through i64 and the subtraction are exact.
-    let truncated = x as i64 as f64;
-    let fraction = x - truncated;
-    if fraction >= 0.5 {
-        truncated + 1.0
-    } else if fraction <= -0.5 {
-        truncated - 1.0
-    } else {
-        truncated
-    }
-}
+round_half_away!(round_half_away_f32, f32, i32, 8_388_608.0);
+round_half_away!(round_half_away_f64, f64, i64, 4_503_599_627_370_496.0);
 
 /// `2^k` exactly, including subnormal results; 0 below the smallest subnormal and
 /// infinity above the largest finite power.
