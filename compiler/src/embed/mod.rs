@@ -127,17 +127,35 @@ pub struct Compiled {
 }
 
 impl Options {
-    /// The input files, each with the option that names it.
-    pub fn inputs(&self) -> Vec<(Arg, &Source)> {
-        let mut inputs = vec![(Arg::Model, &self.model)];
-        if let Some(w) = &self.weights {
-            inputs.push((Arg::Weights, w));
+    /// The input files, each with the option that names it. A `.json` graph without
+    /// `weights` brings the weights file its `weights` field names (under `model`).
+    pub fn inputs(&self) -> Vec<(Arg, Source)> {
+        let mut inputs = vec![(Arg::Model, self.model.clone())];
+        match &self.weights {
+            Some(w) => inputs.push((Arg::Weights, w.clone())),
+            None => inputs.extend(self.named_weights().map(|w| (Arg::Model, w))),
         }
         inputs.push(match &self.ranges {
-            RangeSource::Calib(s) => (Arg::Calib, s),
-            RangeSource::Stats(s) => (Arg::Stats, s),
+            RangeSource::Calib(s) => (Arg::Calib, s.clone()),
+            RangeSource::Stats(s) => (Arg::Stats, s.clone()),
         });
         inputs
+    }
+
+    /// The weights file a `.json` graph's `weights` field names, relative to the graph.
+    /// (An unreadable graph names none here; loading it reports the problem.)
+    fn named_weights(&self) -> Option<Source> {
+        if self.model.path.extension().is_none_or(|e| e != "json") {
+            return None;
+        }
+        let text = std::fs::read_to_string(&self.model.path).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let file = json.get("weights")?.as_str()?;
+        let dir = |p: &Path| p.parent().unwrap_or(Path::new("")).to_path_buf();
+        Some(Source {
+            path: dir(&self.model.path).join(file),
+            shown: dir(Path::new(&self.model.shown)).join(file).display().to_string(),
+        })
     }
 
     /// Checks the options that do not need the files.

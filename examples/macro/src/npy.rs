@@ -22,7 +22,9 @@ fn read_raw(path: &str) -> Result<(String, Vec<u8>), String> {
 /// A float32 array, flattened.
 pub fn read_f32(path: &str) -> Result<Vec<f32>, String> {
     match read_raw(path)? {
-        (d, data) if d == "<f4" => Ok(data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        (d, data) if d == "<f4" => {
+            Ok(data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        }
         (d, _) => Err(format!("{path}: expected float32 (<f4), found {d}")),
     }
 }
@@ -30,7 +32,9 @@ pub fn read_f32(path: &str) -> Result<Vec<f32>, String> {
 /// An int64 array, flattened.
 pub fn read_i64(path: &str) -> Result<Vec<i64>, String> {
     match read_raw(path)? {
-        (d, data) if d == "<i8" => Ok(data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()),
+        (d, data) if d == "<i8" => {
+            Ok(data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
+        }
         (d, _) => Err(format!("{path}: expected int64 (<i8), found {d}")),
     }
 }

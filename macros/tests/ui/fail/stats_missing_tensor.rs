@@ -1,2 +1,2 @@
-qrt::quantize_model!(mod m, model = "fixtures/relu.json", stats = "fixtures/input_only.stats.json");
+qrt::quantize_model!(mod m, model = "fixtures/add.json", stats = "fixtures/input_only.stats.json");
 fn main() {}
