@@ -15,7 +15,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-pub use qrt_core::*;
+pub use kernels::*;
 
 #[cfg(feature = "macros")]
 pub use qforge_macros::quantize_model;
