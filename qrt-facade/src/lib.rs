@@ -15,7 +15,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-pub use kernels::*;
+pub use qrt_core::*;
 
 #[cfg(feature = "macros")]
 pub use qforge_macros::quantize_model;
