@@ -82,8 +82,10 @@ impl Entry {
     pub fn write(&self, body: &str, blob: &[u8]) -> io::Result<()> {
         let context = |what: &Path, e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", what.display()));
         std::fs::create_dir_all(&self.root).map_err(|e| context(&self.root, e))?;
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let tmp = self.root.join(format!(".tmp-{}-{}-{nanos}", self.key, std::process::id()));
+        // Unique per process (pid) and per write within it (counter).
+        static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.root.join(format!(".tmp-{}-{}-{n}", self.key, std::process::id()));
         let result = (|| {
             std::fs::create_dir_all(&tmp).map_err(|e| context(&tmp, e))?;
             std::fs::write(tmp.join("weights.bin"), blob).map_err(|e| context(&tmp, e))?;
@@ -121,6 +123,24 @@ mod tests {
         // An entry without its blob is not an entry.
         std::fs::remove_file(e.blob()).expect("remove");
         assert_eq!(e.read(), None);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn parallel_writers_of_one_entry_all_succeed_and_leave_one_whole_entry() {
+        let root = std::env::temp_dir().join(format!("qforge-cache-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let blob = vec![7u8; 1 << 20];
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| Entry::new(&root, &"cd".repeat(32)).write("fn b() {}", &blob).expect("write"));
+            }
+        });
+        let e = Entry::new(&root, &"cd".repeat(32));
+        assert_eq!(e.read().as_deref(), Some("fn b() {}"));
+        assert_eq!(std::fs::read(e.blob()).expect("blob"), blob);
+        let entries: Vec<_> = std::fs::read_dir(&root).expect("root").flatten().map(|d| d.file_name()).collect();
+        assert_eq!(entries.len(), 1, "temporary folders were left behind: {entries:?}");
         let _ = std::fs::remove_dir_all(&root);
     }
 }
