@@ -51,11 +51,11 @@ summary=()
 run() {
     local label=$1 target=$2 cpu=$3 expect=$4
     shift 4
-    step "$label: cargo test -p qrt --release --target $target $* (QEMU_CPU=$cpu)"
+    step "$label: cargo test -p qrt-core --release --target $target $* (QEMU_CPU=$cpu)"
     local t=$SECONDS log
     log=$(mktemp)
     if ! QEMU_CPU=$cpu QRT_EXPECT_BACKENDS=$expect \
-        cargo test -p qrt --release --target "$target" "$@" -- --nocapture >"$log" 2>&1; then
+        cargo test -p qrt-core --release --target "$target" "$@" -- --nocapture >"$log" 2>&1; then
         cat "$log"
         echo "FAILED: $label"
         rm -f "$log"

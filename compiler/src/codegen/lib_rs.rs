@@ -8,10 +8,22 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use std::collections::HashSet;
 
-/// What the generated module refers to the runtime and the blob by.
+/// What the generated module refers to the blob by, and how it gates `std`.
 pub struct Paths {
     /// Expression of type `&'static [u8]` holding the weight blob (16-byte aligned).
     pub blob: TokenStream,
+    /// How the items that need `std` (the `Model` type) are gated.
+    pub std_gate: StdGate,
+}
+
+/// How the items that need `std` are gated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdGate {
+    /// `#[cfg(feature = "std")]` on each: the emitted crate's own `std` feature.
+    CrateFeature,
+    /// Inside `qrt::__if_std! { .. }`: a module in a user's crate follows the `std`
+    /// feature of the `qrt` it depends on (the user's crate has no such feature of its own).
+    RuntimeFeature,
 }
 
 /// Emits the items of the model module (everything except the crate attributes and banner).
@@ -37,6 +49,7 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
         quote!(LayerInfo { name: #name, op: #op, macs: #macs })
     });
     let steps = p.steps.iter().zip(&names).map(|(s, n)| step_fn(p, s, n));
+    let std_items = gate_std(paths.std_gate, std_items());
     quote! {
         pub use qrt::Error;
 
@@ -66,64 +79,7 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
         const INPUT_OFFSET: usize = #in_off;
         const OUTPUT_OFFSET: usize = #out_off;
 
-        /// The model with its own arena (and, with [`Model::with_threads`], a thread pool).
-        #[cfg(feature = "std")]
-        pub struct Model {
-            arena: std::vec::Vec<i8>,
-            pool: Option<qrt::threads::Pool>,
-        }
-
-        #[cfg(feature = "std")]
-        impl Model {
-            /// Allocates the arena (the only allocation; runs allocate nothing). Runs on the
-            /// calling thread.
-            pub fn new() -> Self {
-                Model { arena: std::vec![0; ARENA_BYTES], pool: None }
-            }
-
-            /// Like [`Model::new`], but splits the heavy layers over `threads` threads in
-            /// all (the caller included). The output bytes are the same as with one thread.
-            pub fn with_threads(threads: usize) -> Self {
-                Model { arena: std::vec![0; ARENA_BYTES], pool: (threads > 1).then(|| qrt::threads::Pool::new(threads)) }
-            }
-
-            /// Threads a run uses.
-            pub fn threads(&self) -> usize {
-                self.pool.as_ref().map_or(1, |p| p.threads())
-            }
-
-            /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
-            pub fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error> {
-                run_f32(&mut self.arena, input, output, par(&self.pool))
-            }
-
-            /// Runs on an int8 input (quantized with `INPUT_SCALE`, `INPUT_ZERO_POINT`),
-            /// writing the int8 output (`OUTPUT_SCALE`, `OUTPUT_ZERO_POINT`).
-            pub fn run_int8(&mut self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
-                run_i8(&mut self.arena, input, output, par(&self.pool))
-            }
-
-            /// Per-layer timing hook on this model's arena and threads (see [`run_profiled`]).
-            pub fn run_profiled(&mut self, input: &[f32], output: &mut [f32], at: impl FnMut(usize)) -> Result<(), Error> {
-                profiled(&mut self.arena, input, output, par(&self.pool), at)
-            }
-        }
-
-        /// Where a model's layers run: its pool, or the calling thread.
-        #[cfg(feature = "std")]
-        fn par(pool: &Option<qrt::threads::Pool>) -> qrt::par::Par<'_> {
-            match pool {
-                Some(pool) => qrt::par::Par::pool(pool),
-                None => qrt::par::Par::single(),
-            }
-        }
-
-        #[cfg(feature = "std")]
-        impl Default for Model {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
+        #std_items
 
         fn check(arena: &mut [i8], input: usize, output: usize) -> Result<&mut [i8], Error> {
             if input != INPUT_LEN {
@@ -245,6 +201,90 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
         }
 
         #(#steps)*
+    }
+}
+
+/// The items that need `std` (the `Model` type, its impls, and the pool helper), each as
+/// its doc comment and the item.
+fn std_items() -> Vec<(TokenStream, TokenStream)> {
+    vec![
+        (
+            quote!(#[doc = " The model with its own arena (and, with [`Model::with_threads`], a thread pool)."]),
+            quote! {
+                pub struct Model {
+                    arena: std::vec::Vec<i8>,
+                    pool: Option<qrt::threads::Pool>,
+                }
+            },
+        ),
+        (
+            quote!(),
+            quote! {
+                impl Model {
+                    /// Allocates the arena (the only allocation; runs allocate nothing). Runs on the
+                    /// calling thread.
+                    pub fn new() -> Self {
+                        Model { arena: std::vec![0; ARENA_BYTES], pool: None }
+                    }
+
+                    /// Like [`Model::new`], but splits the heavy layers over `threads` threads in
+                    /// all (the caller included). The output bytes are the same as with one thread.
+                    pub fn with_threads(threads: usize) -> Self {
+                        Model { arena: std::vec![0; ARENA_BYTES], pool: (threads > 1).then(|| qrt::threads::Pool::new(threads)) }
+                    }
+
+                    /// Threads a run uses.
+                    pub fn threads(&self) -> usize {
+                        self.pool.as_ref().map_or(1, |p| p.threads())
+                    }
+
+                    /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
+                    pub fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error> {
+                        run_f32(&mut self.arena, input, output, par(&self.pool))
+                    }
+
+                    /// Runs on an int8 input (quantized with `INPUT_SCALE`, `INPUT_ZERO_POINT`),
+                    /// writing the int8 output (`OUTPUT_SCALE`, `OUTPUT_ZERO_POINT`).
+                    pub fn run_int8(&mut self, input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+                        run_i8(&mut self.arena, input, output, par(&self.pool))
+                    }
+
+                    /// Per-layer timing hook on this model's arena and threads (see [`run_profiled`]).
+                    pub fn run_profiled(&mut self, input: &[f32], output: &mut [f32], at: impl FnMut(usize)) -> Result<(), Error> {
+                        profiled(&mut self.arena, input, output, par(&self.pool), at)
+                    }
+                }
+            },
+        ),
+        (
+            quote!(#[doc = " Where a model's layers run: its pool, or the calling thread."]),
+            quote! {
+                fn par(pool: &Option<qrt::threads::Pool>) -> qrt::par::Par<'_> {
+                    match pool {
+                        Some(pool) => qrt::par::Par::pool(pool),
+                        None => qrt::par::Par::single(),
+                    }
+                }
+            },
+        ),
+        (
+            quote!(),
+            quote! {
+                impl Default for Model {
+                    fn default() -> Self {
+                        Self::new()
+                    }
+                }
+            },
+        ),
+    ]
+}
+
+fn gate_std(gate: StdGate, items: Vec<(TokenStream, TokenStream)>) -> TokenStream {
+    let (docs, items): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+    match gate {
+        StdGate::CrateFeature => quote!(#(#docs #[cfg(feature = "std")] #items)*),
+        StdGate::RuntimeFeature => quote!(qrt::__if_std! { #(#docs #items)* }),
     }
 }
 

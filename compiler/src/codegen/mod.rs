@@ -7,9 +7,11 @@
 //! sources, so the folder builds offline anywhere). Output is reproducible byte for byte.
 
 mod lib_rs;
+mod module;
 mod tokens;
 
-pub use lib_rs::{model_items, step_names, Paths};
+pub use lib_rs::{model_items, step_names, Paths, StdGate};
+pub use module::{module_body, wrap_module};
 
 use crate::error::{Error, Result};
 use crate::memory::MemoryPlan;
@@ -64,16 +66,29 @@ fn short(hash: &str) -> &str {
     &hash[..hash.len().min(16)]
 }
 
-/// The crate's `src/lib.rs`, formatted.
-pub fn render_lib(p: &Program, meta: &Provenance) -> Result<String> {
+/// The two doc lines at the top of generated code: the banner and a summary.
+fn header_docs(p: &Program, meta: &Provenance, see: &str) -> (String, String) {
     let banner = format!(" {}", meta.banner());
     let doc = format!(
-        " int8 `{}`: {} layers, {} multiply-accumulates per run. See README.md.",
+        " int8 `{}`: {} layers, {} multiply-accumulates per run.{see}",
         meta.model_file,
         p.steps.len(),
         p.macs()
     );
-    let items = model_items(p, &Paths { blob: quote!(&BLOB.0) });
+    (banner, doc)
+}
+
+/// Formats generated code (a whole file) with `prettyplease`.
+pub fn format_file(code: proc_macro2::TokenStream) -> Result<String> {
+    let parsed: syn::File =
+        syn::parse2(code).map_err(|e| Error::Other(format!("internal error: generated code does not parse: {e}")))?;
+    Ok(space_items(&prettyplease::unparse(&parsed)))
+}
+
+/// The crate's `src/lib.rs`, formatted.
+pub fn render_lib(p: &Program, meta: &Provenance) -> Result<String> {
+    let (banner, doc) = header_docs(p, meta, " See README.md.");
+    let items = model_items(p, &Paths { blob: quote!(&BLOB.0), std_gate: StdGate::CrateFeature });
     let file = quote! {
         #![doc = #banner]
         #![doc = ""]
@@ -85,9 +100,7 @@ pub fn render_lib(p: &Program, meta: &Provenance) -> Result<String> {
 
         #items
     };
-    let parsed: syn::File =
-        syn::parse2(file).map_err(|e| Error::Other(format!("internal error: generated code does not parse: {e}")))?;
-    Ok(space_items(&prettyplease::unparse(&parsed)))
+    format_file(file)
 }
 
 /// Puts a blank line between top-level items (prettyplease packs them together).

@@ -1,0 +1,2 @@
+qrt::quantize_model!(mod m, calib = "fixtures/calib.npy");
+fn main() {}

@@ -1,0 +1,2 @@
+qrt::quantize_model!(model = "fixtures/relu.json");
+fn main() {}

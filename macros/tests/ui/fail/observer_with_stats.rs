@@ -1,0 +1,2 @@
+qrt::quantize_model!(mod m, model = "fixtures/relu.json", stats = "fixtures/relu.stats.json", observer = "percentile");
+fn main() {}
