@@ -3,7 +3,7 @@
 //! not a test:
 //!
 //! ```text
-//! cargo run -p qrt --release --features std --example bench_depthwise [-- --quick]
+//! cargo run -p qrt-core --release --features std --example bench_depthwise [-- --quick]
 //! ```
 //!
 //! `--quick` takes fewer, shorter samples; other arguments select the layers whose label

@@ -2,7 +2,7 @@
 //! its classifier. A benchmark, not a test:
 //!
 //! ```text
-//! cargo run -p qrt --release --features std --example bench_gemm [-- OPTIONS] [ROWSxKxN ...]
+//! cargo run -p qrt-core --release --features std --example bench_gemm [-- OPTIONS] [ROWSxKxN ...]
 //! ```
 //!
 //! `--quick` takes fewer, shorter samples; `--simd` skips timing the scalar backend;

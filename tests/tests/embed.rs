@@ -92,7 +92,7 @@ fn errors_name_the_option_and_the_path_as_written() {
     let e = embed::compile(&opts, &scratch("budget")).expect_err("over budget");
     assert_eq!(e.arg, Some(Arg::MaxFlash));
     let blob_len = cli_blob(&root().join("tests/golden/digits/stats.json")).len();
-    assert!(e.message.contains(&format!("needs {blob_len} bytes of weights")), "{}", e.message);
+    assert!(e.message.contains(&format!("weight blob of {blob_len} bytes exceeds the flash budget")), "{}", e.message);
 }
 
 #[test]

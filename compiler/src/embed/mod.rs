@@ -55,18 +55,8 @@ pub enum Arg {
     MaxFlash,
 }
 
-/// Resource budgets: compiling fails when the model needs more.
-///
-/// These are checks on the planned model (arena bytes, weight blob bytes). The CLI has no
-/// such options yet; when `qforge compile` gains `--max-ram`/`--max-flash`, both should
-/// share one implementation.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Budgets {
-    /// Largest arena (activation memory) in bytes.
-    pub max_ram: Option<usize>,
-    /// Largest weight blob (read-only data) in bytes.
-    pub max_flash: Option<usize>,
-}
+/// Resource budgets, the same as the CLI's `--max-ram` / `--max-flash`.
+pub use crate::memory::Budgets;
 
 /// Where activation ranges come from.
 #[derive(Clone, Debug)]
@@ -261,25 +251,17 @@ fn compile_fresh(opts: &Options) -> Result<(String, Vec<u8>), EmbedError> {
     };
     let (stats, calibration, source) = ranges.resolve(&model, false).map_err(user)?;
     let program = pipeline::quantize(&model, &stats, &source).map_err(user)?;
-    check_budgets(&opts.budgets, program.arena_bytes, program.blob.len())?;
+    pipeline::check_budgets(&program, &opts.budgets).map_err(|e| match e {
+        crate::Error::OverBudget(over) => {
+            let arg = match over.resource {
+                crate::memory::Resource::Ram => Arg::MaxRam,
+                crate::memory::Resource::Flash => Arg::MaxFlash,
+            };
+            err(arg, over.to_string())
+        }
+        e => user(e),
+    })?;
     let meta = pipeline::provenance(&model, "module", calibration, opts.command.clone());
     let body = crate::codegen::module_body(&program, &meta).to_string();
     Ok((body, program.blob))
-}
-
-/// Fails when the planned model exceeds a budget.
-pub fn check_budgets(b: &Budgets, arena_bytes: usize, weight_bytes: usize) -> Result<(), EmbedError> {
-    if let Some(max) = b.max_ram.filter(|&m| arena_bytes > m) {
-        return Err(err(
-            Arg::MaxRam,
-            format!("the model needs {arena_bytes} bytes of activation memory (arena), over max_ram = {max}"),
-        ));
-    }
-    if let Some(max) = b.max_flash.filter(|&m| weight_bytes > m) {
-        return Err(err(
-            Arg::MaxFlash,
-            format!("the model needs {weight_bytes} bytes of weights, over max_flash = {max}"),
-        ));
-    }
-    Ok(())
 }
