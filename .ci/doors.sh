@@ -2,7 +2,7 @@
 # The build-time doors: builds and runs examples/macro (qrt::quantize_model!) and
 # examples/build-rs (qforge::Builder) on the digits test split, and checks that each one's
 # int8 accuracy equals the compiler's, and its outputs equal the compiler's simulator byte
-# for byte (qforge eval --crate-output). Then runs the macro's diagnostics tests.
+# for byte (qforge eval --crate-output).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -35,7 +35,4 @@ for example in macro build-rs; do
     "$qforge" eval "$here/digits.onnx" --calib "$here/calib.npy" --data "$here/test_x.npy" \
         --crate-output "$work/$example.npy" | grep 'byte-identical'
 done
-
-step "the macro's diagnostics (trybuild)"
-cargo test --quiet -p qforge-macros
-echo "ok"
+echo "ok (the macro's diagnostics run with cargo test --workspace)"
