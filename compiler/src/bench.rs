@@ -96,6 +96,8 @@ pub fn run(
     iterations: usize,
     threads: usize,
 ) -> Result<Vec<Timings>> {
+    // Cargo runs inside the crate, so a relative target folder would be read from there.
+    let dir = &std::path::absolute(dir).map_err(|e| Error::Other(format!("{}: {e}", dir.display())))?;
     crate::codegen::write_crate(p, meta, dir, true)?;
     let target = dir.with_file_name(format!("{}-target", meta.crate_name));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -234,7 +236,7 @@ pub fn render(
         }
         let mut by_op: Vec<(String, u64, u64)> = Vec::new();
         for (step, ns) in p.steps.iter().zip(&t.layers) {
-            let kind = kernel_kind(p, step);
+            let kind = kernel_kind(step);
             match by_op.iter_mut().find(|(k, _, _)| *k == kind) {
                 Some(e) => {
                     e.1 += ns;
@@ -258,13 +260,16 @@ pub fn render(
     out
 }
 
-fn kernel_kind(p: &Program, step: &crate::quant::Step) -> String {
+fn kernel_kind(step: &crate::quant::Step) -> String {
     use crate::quant::Kernel;
     match &step.kernel {
         Kernel::Conv(p, _) => format!("conv {}x{}", p.kernel_h, p.kernel_w),
-        Kernel::Im2col(p) => format!("im2col {}x{}", p.kernel_h, p.kernel_w),
+        Kernel::Im2colGemm { conv, .. } => {
+            let g = &conv.gather;
+            let few = if g.in_c <= 4 { ", few channels" } else { "" };
+            format!("conv {}x{} (im2col{few})", g.kernel_h, g.kernel_w)
+        }
         Kernel::Gemm(g, _) if g.rows == 1 => "fully connected".into(),
-        Kernel::Gemm(..) if p.tensors[step.inputs[0]].name.ends_with(".im2col") => "conv kxk (gemm)".into(),
         Kernel::Gemm(..) => "conv 1x1 (gemm)".into(),
         Kernel::Depthwise(p, _) => format!("depthwise {}x{}", p.kernel_h, p.kernel_w),
         Kernel::ExpandDepthwise { pair, .. } => format!("1x1 + depthwise {}x{}", pair.dw.kernel_h, pair.dw.kernel_w),

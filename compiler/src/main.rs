@@ -253,8 +253,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let start = Instant::now();
             let m = load(&model)?;
             let (stats, calibration, source) = ranges.ranges().resolve(&m, true)?;
-            let program = pipeline::quantize(&m, &stats, &source)?;
-            let plan = pipeline::check_budgets(&program, &budgets.budgets())?;
+            let mut program = pipeline::quantize(&m, &stats, &source)?;
+            let default_arena = program.arena_bytes;
+            let plan = pipeline::check_budgets(&mut program, &budgets.budgets())?;
+            if program.arena_bytes < default_arena {
+                println!(
+                    "note: scratch bands narrowed to their least to fit --max-ram: arena {} bytes instead of {default_arena}",
+                    program.arena_bytes
+                );
+            }
             let crate_name = match name {
                 Some(n) => n,
                 None => qforge::codegen::crate_name_for(&output),

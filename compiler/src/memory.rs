@@ -55,14 +55,22 @@ pub struct MemoryPlan {
     pub in_place_lower_bound: usize,
 }
 
-/// Blob bytes of one step's constants.
+/// Blob bytes of one step's constants (an exhaustive match: a new kernel with constants
+/// must say here what it reads).
 fn step_weight_bytes(kernel: &Kernel) -> usize {
     let words = |r: &crate::quant::ChannelRefs| r.weights.len + 4 * (r.bias.len + r.multiplier.len + r.shift.len);
     match kernel {
         Kernel::Conv(_, r) | Kernel::Depthwise(_, r) => words(r),
-        Kernel::Gemm(_, r) => words(&r.base) + 4 * r.bias_u8.len,
+        Kernel::Gemm(_, r) | Kernel::Im2colGemm { gemm: r, .. } => words(&r.base) + 4 * r.bias_u8.len,
         Kernel::ExpandDepthwise { gemm, dw, .. } => words(&gemm.base) + 4 * gemm.bias_u8.len + words(dw),
-        _ => 0,
+        Kernel::Add(_)
+        | Kernel::MaxPool(_)
+        | Kernel::AveragePool(_)
+        | Kernel::GlobalAveragePool(_)
+        | Kernel::Clamp(_)
+        | Kernel::CopyInto(_)
+        | Kernel::NhwcToNchw { .. }
+        | Kernel::NchwToNhwc { .. } => 0,
     }
 }
 

@@ -29,7 +29,16 @@ fn digits_program() -> Program {
     pipeline::quantize(&model, &stats, &source).expect("quantize")
 }
 
-/// Live bytes at each step, recounted: a root tensor lives from its first to its last use.
+/// The same program with every scratch band at its least: what a too-small RAM budget is
+/// measured against.
+fn least_digits_program() -> Program {
+    let mut p = digits_program();
+    qforge::quant::least_scratch(&mut p);
+    p
+}
+
+/// Live bytes at each step, recounted: a root tensor lives from its first to its last use
+/// (a step's scratch tensor, during that step only).
 fn live_per_step(p: &Program) -> Vec<usize> {
     let n = p.steps.len();
     let mut first = vec![usize::MAX; p.tensors.len()];
@@ -38,6 +47,7 @@ fn live_per_step(p: &Program) -> Vec<usize> {
     for (i, s) in p.steps.iter().enumerate() {
         uses.extend(s.inputs.iter().map(|&t| (t, i + 1)));
         uses.push((s.output, i + 1));
+        uses.extend(s.scratch().map(|t| (t, i + 1)));
     }
     for (t, tick) in uses {
         let r = p.root(t);
@@ -58,10 +68,13 @@ fn weight_bytes_per_step(p: &Program) -> Vec<usize> {
         .map(|s| {
             let r = match &s.kernel {
                 Kernel::Conv(_, r) | Kernel::Depthwise(_, r) => *r,
-                Kernel::Gemm(_, g) => g.base,
+                Kernel::Gemm(_, g) | Kernel::Im2colGemm { gemm: g, .. } => g.base,
                 _ => return 0,
             };
-            let extra = if let Kernel::Gemm(_, g) = &s.kernel { g.bias_u8.len * 4 } else { 0 };
+            let extra = match &s.kernel {
+                Kernel::Gemm(_, g) | Kernel::Im2colGemm { gemm: g, .. } => g.bias_u8.len * 4,
+                _ => 0,
+            };
             r.weights.len + 4 * (r.bias.len + r.multiplier.len + r.shift.len) + extra
         })
         .collect()
@@ -103,7 +116,7 @@ fn fails(dir: &Path, extra: &[&str], must_mention: &[String]) {
 
 #[test]
 fn over_the_ram_budget_names_the_peak_layer_and_the_overrun() {
-    let p = digits_program();
+    let p = least_digits_program();
     let live = live_per_step(&p);
     let peak = first_max(&live);
     let name = qforge::codegen::step_names(&p)[peak].to_string();
@@ -140,6 +153,28 @@ fn over_the_flash_budget_names_the_largest_weight_layer() {
             format!("`{name}` (step {}) with {} bytes", largest + 1, weights[largest]),
         ],
     );
+}
+
+#[test]
+fn a_budget_below_the_default_plan_narrows_the_bands() {
+    let (default, least) = (digits_program(), least_digits_program());
+    // The banded convolutions' scratch is what the budget squeezes: the least plan is
+    // smaller, and a budget between the two compiles to an arena within it.
+    assert!(least.arena_bytes < default.arena_bytes, "{} vs {}", least.arena_bytes, default.arena_bytes);
+    let budget = least.arena_bytes + (default.arena_bytes - least.arena_bytes) / 2;
+    let dir = scratch("narrow");
+    let (code, stdout, stderr) = compile(&dir, &["--max-ram", &budget.to_string()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(&format!("activation arena {} bytes", least.arena_bytes)), "{stdout}");
+    assert!(stdout.contains("narrowed to their least"), "{stdout}");
+    let lib = std::fs::read_to_string(dir.join("out/src/lib.rs")).expect("lib.rs");
+    assert!(lib.contains(&format!("pub const ARENA_BYTES: usize = {};", least.arena_bytes)));
+    // The least plan's scratch tensors are one gathered row each.
+    for s in &least.steps {
+        if let Kernel::Im2colGemm { conv, scratch, .. } = &s.kernel {
+            assert_eq!(least.tensors[*scratch].len(), conv.gather.row_len(), "{}", s.node);
+        }
+    }
 }
 
 #[test]

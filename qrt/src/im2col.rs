@@ -1,11 +1,18 @@
 //! Gathering convolution windows into rows, so a dense k x k convolution (groups = 1) runs
-//! as one GEMM. The destination is a tensor the compiler plans in the arena like any other,
-//! so nothing is allocated at run time.
+//! as a GEMM, and [`im2col_gemm`], which does both a band of output pixels at a time.
 //!
 //! Row `oy * out_w + ox` holds, for each tap `(ky, kx)` in order and each input channel `c`,
 //! `x(oy * stride_h + ky * dilation_h - pad_top, ox * stride_w + kx * dilation_w - pad_left, c)`,
 //! with `zero_point` for taps in the padding: `kernel_h * kernel_w * in_c` bytes, the order of
 //! the conv weights `[out][ky][kx][c]`.
+//!
+//! The whole gathered matrix of a large layer is big (VGG16's second layer: 50,176 rows of
+//! 576 bytes, 29 MB), so the compiler runs dense convolutions through [`im2col_gemm`]: it
+//! gathers a band of rows into a scratch buffer that stays in cache and runs the GEMM on
+//! it, band after band. The GEMM computes each output row from its own gathered row only,
+//! so the bytes are those of the whole gather followed by the whole GEMM.
+
+use crate::gemm::{Gemm, GemmQuant};
 
 /// Geometry of one gather.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,33 +56,40 @@ impl Im2col {
 
 /// Gathers every output pixel's window (NHWC input, one row per output pixel).
 pub fn im2col(p: &Im2col, input: &[i8], output: &mut [i8]) {
+    assert!(output.len() == p.out_h * p.out_w * p.row_len(), "im2col: output of the wrong length");
+    gather(p, input, 0, output);
+}
+
+/// Gathers the windows of output pixels `first..first + output.len() / row_len` (pixels
+/// counted row-major over `out_h x out_w`) into `output`.
+pub fn gather(p: &Im2col, input: &[i8], first: usize, output: &mut [i8]) {
     let (c, row) = (p.in_c, p.row_len());
     assert!(input.len() == p.in_h * p.in_w * c, "im2col: input of the wrong length");
-    assert!(output.len() == p.out_h * p.out_w * row, "im2col: output of the wrong length");
+    assert!(row > 0 && output.len().is_multiple_of(row), "im2col: output not a whole number of rows");
+    let count = output.len() / row;
+    assert!(first + count <= p.out_h * p.out_w, "im2col: pixels past the output");
     let span = (p.kernel_w - 1) * p.dilation_w + 1;
-    for oy in 0..p.out_h {
-        for ox in 0..p.out_w {
-            let dst = &mut output[(oy * p.out_w + ox) * row..][..row];
-            let x0 = (ox * p.stride_w) as isize - p.pad_left as isize;
-            // Without dilation the kernel row's pixels are adjacent in NHWC: one copy of
-            // kernel_w * c bytes when the whole row lies inside the input.
-            let whole_rows = p.dilation_w == 1 && x0 >= 0 && x0 as usize + span <= p.in_w;
-            for ky in 0..p.kernel_h {
-                let iy = (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
-                let taps = &mut dst[ky * p.kernel_w * c..][..p.kernel_w * c];
-                if iy < 0 || iy as usize >= p.in_h {
-                    taps.fill(p.zero_point);
-                } else if whole_rows {
-                    copy_short(taps, &input[(iy as usize * p.in_w + x0 as usize) * c..][..p.kernel_w * c]);
-                } else {
-                    for kx in 0..p.kernel_w {
-                        let ix = x0 + (kx * p.dilation_w) as isize;
-                        let tap = &mut taps[kx * c..][..c];
-                        if ix >= 0 && (ix as usize) < p.in_w {
-                            tap.copy_from_slice(&input[(iy as usize * p.in_w + ix as usize) * c..][..c]);
-                        } else {
-                            tap.fill(p.zero_point);
-                        }
+    for (i, dst) in output.chunks_exact_mut(row).enumerate() {
+        let (oy, ox) = ((first + i) / p.out_w, (first + i) % p.out_w);
+        let x0 = (ox * p.stride_w) as isize - p.pad_left as isize;
+        // Without dilation the kernel row's pixels are adjacent in NHWC: one copy of
+        // kernel_w * c bytes when the whole row lies inside the input.
+        let whole_rows = p.dilation_w == 1 && x0 >= 0 && x0 as usize + span <= p.in_w;
+        for ky in 0..p.kernel_h {
+            let iy = (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
+            let taps = &mut dst[ky * p.kernel_w * c..][..p.kernel_w * c];
+            if iy < 0 || iy as usize >= p.in_h {
+                taps.fill(p.zero_point);
+            } else if whole_rows {
+                copy_short(taps, &input[(iy as usize * p.in_w + x0 as usize) * c..][..p.kernel_w * c]);
+            } else {
+                for kx in 0..p.kernel_w {
+                    let ix = x0 + (kx * p.dilation_w) as isize;
+                    let tap = &mut taps[kx * c..][..c];
+                    if ix >= 0 && (ix as usize) < p.in_w {
+                        tap.copy_from_slice(&input[(iy as usize * p.in_w + ix as usize) * c..][..c]);
+                    } else {
+                        tap.fill(p.zero_point);
                     }
                 }
             }
@@ -101,5 +115,109 @@ fn copy_short(dst: &mut [i8], src: &[i8]) {
         8..=15 => two!(8),
         4..=7 => two!(4),
         _ => dst.copy_from_slice(src),
+    }
+}
+
+/// A dense convolution as a gather and a GEMM, run in bands (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Im2colGemm {
+    /// The gather.
+    pub gather: Im2col,
+    /// The GEMM over the gathered rows: `rows == out_h * out_w`, `k == input_stride ==
+    /// gather.row_len()`.
+    pub gemm: Gemm,
+}
+
+/// Scratch bytes the compiler plans by default for [`im2col_gemm`]: a band of gathered
+/// rows that stays in L2 beside the weights of one GEMM panel.
+pub const DEFAULT_SCRATCH: usize = 96 * 1024;
+
+/// Rows a band is rounded down to when it holds more: a multiple of every row tile of the
+/// GEMM kernels, so that no band but the last ends in a partial tile.
+const BAND_QUANTUM: usize = 24;
+
+impl Im2colGemm {
+    /// The least scratch that works: one gathered row.
+    pub const fn min_scratch(&self) -> usize {
+        self.gather.row_len()
+    }
+
+    /// Scratch bytes for bands of up to `budget` bytes (at least [`Self::min_scratch`],
+    /// at most the whole gathered matrix).
+    pub fn scratch_len(&self, budget: usize) -> usize {
+        let whole = self.gemm.rows * self.gather.row_len();
+        budget.min(whole).max(self.min_scratch())
+    }
+
+    /// The scratch the compiler plans: [`DEFAULT_SCRATCH`], or more when rows are long, so
+    /// that a band has at least 96 pixels (the weights are read once per band, the gathered
+    /// rows once per 64 output channels: with 64 pixels or more the weights cost less), up
+    /// to 512 KiB.
+    pub fn default_scratch(&self) -> usize {
+        self.scratch_len(DEFAULT_SCRATCH.max((96 * self.gather.row_len()).min(512 * 1024)))
+    }
+
+    /// Output pixels per band when `scratch` bytes are available (at least 1).
+    pub fn band_pixels(&self, scratch: usize) -> usize {
+        let rows = (scratch / self.gather.row_len()).max(1);
+        if rows > BAND_QUANTUM {
+            rows - rows % BAND_QUANTUM
+        } else {
+            rows
+        }
+    }
+}
+
+/// Checks the two halves agree and the slice lengths.
+pub(crate) fn check(p: &Im2colGemm, input: &[i8], scratch: &[i8], output: &[i8]) {
+    let (g, m) = (&p.gather, &p.gemm);
+    assert!(
+        m.rows == g.out_h * g.out_w && m.k == g.row_len() && m.input_stride == m.k,
+        "im2col_gemm: the GEMM does not read the gathered rows"
+    );
+    assert!(input.len() == g.in_h * g.in_w * g.in_c, "im2col_gemm: input of the wrong length");
+    let needs = if m.rows == 0 { 0 } else { (m.rows - 1) * m.output_stride + m.n };
+    assert!(output.len() >= needs, "im2col_gemm: output too short");
+    assert!(scratch.len() >= p.min_scratch(), "im2col_gemm: scratch shorter than one gathered row");
+}
+
+/// Runs the convolution: `input` is NHWC, `output` the GEMM's output rows, `scratch` at
+/// least [`Im2colGemm::min_scratch`] bytes (more makes wider bands).
+pub fn im2col_gemm(
+    p: &Im2colGemm,
+    input: &[i8],
+    packed: &[i8],
+    q: &GemmQuant<'_>,
+    scratch: &mut [i8],
+    output: &mut [i8],
+) {
+    check(p, input, scratch, output);
+    pixels(p, input, packed, q, 0, p.gemm.rows, scratch, output);
+}
+
+/// Output pixels `first..end`, written to `out` (which starts at pixel `first`), in bands
+/// as wide as `scratch` allows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pixels(
+    p: &Im2colGemm,
+    input: &[i8],
+    packed: &[i8],
+    q: &GemmQuant<'_>,
+    first: usize,
+    end: usize,
+    scratch: &mut [i8],
+    out: &mut [i8],
+) {
+    let (row, stride) = (p.gather.row_len(), p.gemm.output_stride);
+    let band = p.band_pixels(scratch.len());
+    let mut at = first;
+    while at < end {
+        let rows = band.min(end - at);
+        let cols = &mut scratch[..rows * row];
+        gather(&p.gather, input, at, cols);
+        let sub = Gemm { rows, ..p.gemm };
+        let o = (at - first) * stride;
+        crate::gemm::gemm(&sub, cols, packed, q, &mut out[o..o + (rows - 1) * stride + p.gemm.n]);
+        at += rows;
     }
 }

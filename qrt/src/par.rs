@@ -9,7 +9,7 @@
 use crate::depthwise::Depthwise;
 use crate::fused::ExpandDepthwise;
 use crate::gemm::{Gemm, GemmQuant, NR};
-use crate::im2col::Im2col;
+use crate::im2col::{Im2col, Im2colGemm};
 use crate::requant::ChannelQuant;
 
 /// Where a layer may run: on the calling thread only, or on a thread pool.
@@ -256,4 +256,29 @@ pub fn im2col(par: Par<'_>, p: &Im2col, input: &[i8], output: &mut [i8]) {
         let line = p.in_w * p.in_c;
         crate::im2col::im2col(&sub, &input[first * line..(first + count) * line], out);
     });
+}
+
+/// [`crate::im2col::im2col_gemm`], split over ranges of output pixels, each with its own
+/// share of `scratch` (as many ranges as shares of at least one gathered row).
+pub fn im2col_gemm(
+    par: Par<'_>,
+    p: &Im2colGemm,
+    input: &[i8],
+    packed: &[i8],
+    q: &GemmQuant<'_>,
+    scratch: &mut [i8],
+    output: &mut [i8],
+) {
+    crate::im2col::check(p, input, scratch, output);
+    let g = &p.gemm;
+    let max_parts = (scratch.len() / p.min_scratch()).max(1);
+    par.bands_with_scratch(
+        g.rows,
+        g.output_stride,
+        g.rows * g.k * g.n,
+        max_parts,
+        output,
+        scratch,
+        &|r0, rows, out, scratch| crate::im2col::pixels(p, input, packed, q, r0, r0 + rows, scratch, out),
+    );
 }

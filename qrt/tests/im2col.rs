@@ -1,12 +1,16 @@
 //! A dense convolution as im2col + GEMM equals the definition (`conv::conv2d`) byte for
 //! byte on every backend: the first layer's 3 channels, 3x3 and 5x5, strides 1 and 2,
-//! dilation 2, asymmetric padding, 1x1 with stride 2.
+//! dilation 2, asymmetric padding, 1x1 with stride 2. The banded form (`im2col_gemm`)
+//! equals it too, for every scratch size from one gathered row to the whole matrix and on
+//! 1 to 3 threads, each with its own share of the scratch.
 
 use qrt::conv::{conv2d, Conv2d};
 use qrt::cpu::Backend;
 use qrt::gemm::{bias_u8, gemm_on, pack, packed_len, Gemm, GemmQuant};
-use qrt::im2col::{im2col, Im2col};
+use qrt::im2col::{im2col, im2col_gemm, Im2col, Im2colGemm};
+use qrt::par::{self, Par};
 use qrt::requant::{ChannelQuant, OutputQuant, Requant};
+use qrt::threads::Pool;
 
 mod common;
 use common::Rng;
@@ -95,6 +99,74 @@ fn check(
         gemm_on(b, &p, &cols, &packed, &q, &mut got);
         assert_eq!(got, expected, "{}: {h}x{w}x{c} -> {m}, k{k} s{stride} d{dil} pads {pads:?}", b.name());
     }
+
+    // Banded, on the selected backend: bands of 1 pixel, of a few, of a number that does
+    // not divide the pixels, of more than a row tile, and the whole matrix at once.
+    let banded = Im2colGemm { gather: g, gemm: p };
+    let whole = banded.scratch_len(usize::MAX);
+    assert_eq!(whole, cols.len().max(kk));
+    for pixels in [1, 2, 5, 25, 49, usize::MAX] {
+        let scratch_len = banded.scratch_len(pixels.saturating_mul(kk));
+        let what = format!("{h}x{w}x{c} -> {m}, k{k} s{stride} d{dil} pads {pads:?}, scratch {scratch_len}");
+        let mut scratch = vec![0x55i8; scratch_len];
+        let mut got = vec![0i8; expected.len()];
+        im2col_gemm(&banded, &input, &packed, &q, &mut scratch, &mut got);
+        assert_eq!(got, expected, "banded: {what}");
+        for pool in pools() {
+            let mut scratch = vec![0x55i8; scratch_len * pool.threads()];
+            let mut got = vec![0i8; expected.len()];
+            let par = Par::pool(pool).with_min_work(0);
+            par::im2col_gemm(par, &banded, &input, &packed, &q, &mut scratch, &mut got);
+            assert_eq!(got, expected, "banded on {} threads: {what}", pool.threads());
+        }
+    }
+}
+
+fn pools() -> &'static [Pool] {
+    static POOLS: std::sync::OnceLock<Vec<Pool>> = std::sync::OnceLock::new();
+    POOLS.get_or_init(|| [2, 3].into_iter().map(Pool::new).collect())
+}
+
+#[test]
+fn bands_are_whole_row_tiles_and_fit_the_scratch() {
+    let gather = Im2col {
+        in_h: 56,
+        in_w: 56,
+        in_c: 64,
+        out_h: 56,
+        out_w: 56,
+        kernel_h: 3,
+        kernel_w: 3,
+        stride_h: 1,
+        stride_w: 1,
+        dilation_h: 1,
+        dilation_w: 1,
+        pad_top: 1,
+        pad_left: 1,
+        zero_point: 0,
+    };
+    let out = OutputQuant { zero_point: 0, min: -128, max: 127 };
+    let gemm = Gemm { rows: 56 * 56, k: 576, n: 64, input_stride: 576, output_stride: 64, output: out };
+    let p = Im2colGemm { gather, gemm };
+    assert_eq!(p.min_scratch(), 576);
+    assert_eq!(p.band_pixels(576), 1);
+    assert_eq!(p.band_pixels(2 * 576 - 1), 1);
+    assert_eq!(p.band_pixels(24 * 576), 24);
+    // Past one tile quantum (24 rows) bands are whole multiples of it.
+    assert_eq!(p.band_pixels(47 * 576), 24);
+    assert_eq!(p.band_pixels(48 * 576), 48);
+    assert_eq!(p.scratch_len(0), 576);
+    assert_eq!(p.scratch_len(usize::MAX), 56 * 56 * 576);
+    // 96 KiB holds 170 rows of 576 bytes: the default band is 168 pixels.
+    assert_eq!(p.default_scratch(), 96 * 1024);
+    assert_eq!(p.band_pixels(p.default_scratch()), 168);
+    // Rows of 4,608 bytes (3x3 over 512 channels) get 96 pixels, 442,368 bytes.
+    let deep = Im2colGemm {
+        gather: Im2col { in_c: 512, ..gather },
+        gemm: Gemm { k: 4608, input_stride: 4608, n: 512, output_stride: 512, ..gemm },
+    };
+    assert_eq!(deep.default_scratch(), 96 * 4608);
+    assert_eq!(deep.band_pixels(deep.default_scratch()), 96);
 }
 
 #[test]

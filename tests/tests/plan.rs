@@ -64,7 +64,7 @@ fn plans_never_overlap_live_tensors() {
 }
 
 /// The memory report (`qforge::memory::MemoryPlan`) recounted from the program: live bytes
-/// per step, the peak, the highest byte in use, per-layer weight bytes, and the in-place
+/// per step (scratch bands included), the peak, the highest byte in use, per-layer weight bytes, and the in-place
 /// candidates (an Add or Clamp with an input of the output's size that is read for the last
 /// time there).
 fn check_report(name: &str, bytes: Vec<u8>, shape: &[usize]) {
@@ -89,6 +89,8 @@ fn check_report(name: &str, bytes: Vec<u8>, shape: &[usize]) {
     for (i, s) in p.steps.iter().enumerate() {
         s.inputs.iter().for_each(|&t| note(t, i + 1));
         note(s.output, i + 1);
+        // A scratch tensor lives during its step only.
+        s.scratch().into_iter().for_each(|t| note(t, i + 1));
     }
     let alive = |t: usize, tick: usize| span[t].0 <= tick && tick <= span[t].1;
     assert_eq!(report.layers.len(), n, "{name}");

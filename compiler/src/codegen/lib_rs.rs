@@ -318,7 +318,6 @@ pub fn step_names(p: &Program) -> Vec<Ident> {
         .iter()
         .map(|s| {
             let suffix = match s.kernel {
-                Kernel::Im2col(_) => "_im2col",
                 Kernel::NchwToNhwc { .. } => "_to_nhwc",
                 Kernel::NhwcToNchw { .. } => "_to_nchw",
                 _ => "",
@@ -409,11 +408,13 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
                 qrt::par::expand_depthwise(par, &P, #x, #gw, &gq, #dw_w, &dq, split.scratch, split.output);
             }
         }
-        Kernel::Im2col(params) => {
-            let (pt, x) = (tokens::im2col(params), input(0));
+        Kernel::Im2colGemm { conv, gemm, .. } => {
+            let (g, m) = (tokens::im2col(&conv.gather), tokens::gemm(&conv.gemm));
+            let (w, q, x) = (weights(&gemm.base), gemm_quant(gemm), input(0));
             quote! {
-                const P: qrt::im2col::Im2col = #pt;
-                qrt::par::im2col(par, &P, #x, split.output);
+                const P: qrt::im2col::Im2colGemm = qrt::im2col::Im2colGemm { gather: #g, gemm: #m };
+                let q = #q;
+                qrt::par::im2col_gemm(par, &P, #x, #w, &q, split.scratch, split.output);
             }
         }
         Kernel::Add(params) => {
@@ -464,7 +465,7 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
     };
     let uses_par = matches!(
         step.kernel,
-        Kernel::Gemm(..) | Kernel::Depthwise(..) | Kernel::ExpandDepthwise { .. } | Kernel::Im2col(_)
+        Kernel::Gemm(..) | Kernel::Depthwise(..) | Kernel::ExpandDepthwise { .. } | Kernel::Im2colGemm { .. }
     );
     let split = match step.scratch() {
         Some(s) => {

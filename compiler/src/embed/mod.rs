@@ -250,8 +250,8 @@ fn compile_fresh(opts: &Options) -> Result<(String, Vec<u8>), EmbedError> {
         RangeSource::Stats(s) => Ranges::Stats(s.path.clone()),
     };
     let (stats, calibration, source) = ranges.resolve(&model, false).map_err(user)?;
-    let program = pipeline::quantize(&model, &stats, &source).map_err(user)?;
-    pipeline::check_budgets(&program, &opts.budgets).map_err(|e| match e {
+    let mut program = pipeline::quantize(&model, &stats, &source).map_err(user)?;
+    pipeline::check_budgets(&mut program, &opts.budgets).map_err(|e| match e {
         crate::Error::OverBudget(over) => {
             let arg = match over.resource {
                 crate::memory::Resource::Ram => Arg::MaxRam,

@@ -15,6 +15,22 @@ use crate::calib::Stats;
 use crate::error::Result;
 use crate::ir::Graph;
 
+/// Shrinks every step's scratch tensor (the bands of a fused pair or of a banded im2col
+/// GEMM) to the least its kernel works with, and plans again: the smallest arena this
+/// program can have, for a RAM budget the default bands do not fit. Output bytes do not
+/// change; the narrower bands cost some speed.
+pub fn least_scratch(p: &mut Program) {
+    for i in 0..p.steps.len() {
+        let (t, least) = match &p.steps[i].kernel {
+            Kernel::ExpandDepthwise { pair, scratch, .. } => (*scratch, pair.min_scratch()),
+            Kernel::Im2colGemm { conv, scratch, .. } => (*scratch, conv.min_scratch()),
+            _ => continue,
+        };
+        p.tensors[t].shape = vec![least];
+    }
+    plan::plan(p);
+}
+
 /// Lowers and plans: the program the simulator runs and codegen emits.
 pub fn quantize(g: &Graph, stats: &Stats, stats_source: &str) -> Result<Program> {
     let mut p = lower(g, stats, stats_source)?;

@@ -104,8 +104,16 @@ pub enum Kernel {
         /// The band buffer, a tensor of its own in the arena, live only during this step.
         scratch: QTensorId,
     },
-    /// `qrt::im2col::im2col`: gathers a dense conv's windows for the GEMM after it.
-    Im2col(qrt::im2col::Im2col),
+    /// `qrt::im2col::im2col_gemm`: a dense k x k conv, its windows gathered a band of
+    /// pixels at a time into `scratch` and multiplied there.
+    Im2colGemm {
+        /// The gather and the GEMM.
+        conv: qrt::im2col::Im2colGemm,
+        /// The GEMM's constants.
+        gemm: GemmRefs,
+        /// The band buffer, a tensor of its own in the arena, live only during this step.
+        scratch: QTensorId,
+    },
     /// `qrt::add::add`.
     Add(Add),
     /// `qrt::pool::max_pool`.
@@ -159,7 +167,7 @@ impl Step {
     /// The scratch tensor the step writes and reads while it runs, if any.
     pub fn scratch(&self) -> Option<QTensorId> {
         match self.kernel {
-            Kernel::ExpandDepthwise { scratch, .. } => Some(scratch),
+            Kernel::ExpandDepthwise { scratch, .. } | Kernel::Im2colGemm { scratch, .. } => Some(scratch),
             _ => None,
         }
     }
@@ -206,12 +214,21 @@ impl Program {
             .iter()
             .map(|s| match &s.kernel {
                 Kernel::Conv(p, _) => p.weight_len(),
-                Kernel::Gemm(p, _) => p.k * p.n,
+                Kernel::Gemm(p, _) | Kernel::Im2colGemm { conv: qrt::im2col::Im2colGemm { gemm: p, .. }, .. } => {
+                    p.k * p.n
+                }
                 Kernel::Depthwise(p, _) => p.channels * p.kernel_h * p.kernel_w,
                 Kernel::ExpandDepthwise { pair, .. } => {
                     pair.gemm.k * pair.gemm.n + pair.dw.channels * pair.dw.kernel_h * pair.dw.kernel_w
                 }
-                _ => 0,
+                Kernel::Add(_)
+                | Kernel::MaxPool(_)
+                | Kernel::AveragePool(_)
+                | Kernel::GlobalAveragePool(_)
+                | Kernel::Clamp(_)
+                | Kernel::CopyInto(_)
+                | Kernel::NhwcToNchw { .. }
+                | Kernel::NchwToNhwc { .. } => 0,
             })
             .sum()
     }

@@ -2,7 +2,7 @@
 
 //!
 
-//! int8 `digits.onnx`: 11 layers, 378176 multiply-accumulates per run. See README.md.
+//! int8 `digits.onnx`: 7 layers, 378176 multiply-accumulates per run. See README.md.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
@@ -37,7 +37,7 @@ pub const OUTPUT_SCALE: f32 = 0.0988419f32;
 pub const OUTPUT_ZERO_POINT: i32 = -4;
 
 /// Bytes of activation memory a run needs (planned at compile time).
-pub const ARENA_BYTES: usize = 5632;
+pub const ARENA_BYTES: usize = 6144;
 
 /// Bytes of read-only weights, biases and requantization constants.
 pub const WEIGHT_BYTES: usize = 25728;
@@ -236,13 +236,9 @@ fn words(offset: usize, len: usize) -> &'static [i32] {
 
 /// All layers, in order.
 fn forward(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    conv1_im2col(arena, par);
     conv1(arena, par);
-    conv2_im2col(arena, par);
     conv2(arena, par);
-    conv3_im2col(arena, par);
     conv3(arena, par);
-    conv4_im2col(arena, par);
     conv4(arena, par);
     add(arena, par);
     gap(arena, par);
@@ -261,21 +257,11 @@ pub struct LayerInfo {
 }
 
 /// Every layer, in execution order.
-pub const LAYERS: [LayerInfo; 11] = [
-    LayerInfo {
-        name: "conv1_im2col",
-        op: "Im2col",
-        macs: 0,
-    },
+pub const LAYERS: [LayerInfo; 7] = [
     LayerInfo {
         name: "conv1",
         op: "Conv+Relu",
         macs: 9216,
-    },
-    LayerInfo {
-        name: "conv2_im2col",
-        op: "Im2col",
-        macs: 0,
     },
     LayerInfo {
         name: "conv2",
@@ -283,19 +269,9 @@ pub const LAYERS: [LayerInfo; 11] = [
         macs: 73728,
     },
     LayerInfo {
-        name: "conv3_im2col",
-        op: "Im2col",
-        macs: 0,
-    },
-    LayerInfo {
         name: "conv3",
         op: "Conv+Relu",
         macs: 147456,
-    },
-    LayerInfo {
-        name: "conv4_im2col",
-        op: "Im2col",
-        macs: 0,
     },
     LayerInfo {
         name: "conv4",
@@ -320,14 +296,10 @@ pub const LAYERS: [LayerInfo; 11] = [
 
 ];
 
-const LAYER_FNS: [fn(&mut [i8], qrt::par::Par<'_>); 11] = [
-    conv1_im2col,
+const LAYER_FNS: [fn(&mut [i8], qrt::par::Par<'_>); 7] = [
     conv1,
-    conv2_im2col,
     conv2,
-    conv3_im2col,
     conv3,
-    conv4_im2col,
     conv4,
     add,
     gap,
@@ -374,48 +346,41 @@ fn profiled(
     Ok(())
 }
 
-/// `conv1`: Im2col.
-///
-/// Reads `input.nhwc` [1, 1, 8, 8] (scale 0.003921569, zero point -128).
-/// Writes `input.nhwc.im2col` [64, 9] (scale 0.003921569, zero point -128).
-fn conv1_im2col(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split(arena, 0, 576);
-    const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
-        in_h: 8,
-        in_w: 8,
-        in_c: 1,
-        out_h: 8,
-        out_w: 8,
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 1,
-        stride_w: 1,
-        dilation_h: 1,
-        dilation_w: 1,
-        pad_top: 1,
-        pad_left: 1,
-        zero_point: -128,
-    };
-    qrt::par::im2col(par, &P, split.input(576, 64), split.output);
-}
-
 /// `conv1`: Conv+Relu.
 ///
-/// Reads `input.nhwc.im2col` [64, 9] (scale 0.003921569, zero point -128).
+/// Reads `input.nhwc` [1, 1, 8, 8] (scale 0.003921569, zero point -128).
 /// Writes `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
 /// 9216 multiply-accumulates.
 fn conv1(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split(arena, 2304, 1024);
-    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
-        rows: 64,
-        k: 9,
-        n: 16,
-        input_stride: 9,
-        output_stride: 16,
-        output: qrt::OutputQuant {
+    let split = qrt::arena::split_with_scratch(arena, 2304, 1024, 0, 576);
+    const P: qrt::im2col::Im2colGemm = qrt::im2col::Im2colGemm {
+        gather: qrt::im2col::Im2col {
+            in_h: 8,
+            in_w: 8,
+            in_c: 1,
+            out_h: 8,
+            out_w: 8,
+            kernel_h: 3,
+            kernel_w: 3,
+            stride_h: 1,
+            stride_w: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 1,
+            pad_left: 1,
             zero_point: -128,
-            min: -128,
-            max: 127,
+        },
+        gemm: qrt::gemm::Gemm {
+            rows: 64,
+            k: 9,
+            n: 16,
+            input_stride: 9,
+            output_stride: 16,
+            output: qrt::OutputQuant {
+                zero_point: -128,
+                min: -128,
+                max: 127,
+            },
         },
     };
     let q = qrt::gemm::GemmQuant {
@@ -424,51 +389,52 @@ fn conv1(arena: &mut [i8], par: qrt::par::Par<'_>) {
         multiplier: words(256, 16),
         shift: words(320, 16),
     };
-    qrt::par::gemm(par, &P, split.input(0, 576), weights(0, 192), &q, split.output);
-}
-
-/// `conv2`: Im2col.
-///
-/// Reads `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
-/// Writes `relu1_out.im2col` [16, 144] (scale 0.017987974, zero point -128).
-fn conv2_im2col(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split(arena, 0, 2304);
-    const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
-        in_h: 8,
-        in_w: 8,
-        in_c: 16,
-        out_h: 4,
-        out_w: 4,
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 2,
-        stride_w: 2,
-        dilation_h: 1,
-        dilation_w: 1,
-        pad_top: 1,
-        pad_left: 1,
-        zero_point: -128,
-    };
-    qrt::par::im2col(par, &P, split.input(2304, 1024), split.output);
+    qrt::par::im2col_gemm(
+        par,
+        &P,
+        split.input(576, 64),
+        weights(0, 192),
+        &q,
+        split.scratch,
+        split.output,
+    );
 }
 
 /// `conv2`: Conv+Relu.
 ///
-/// Reads `relu1_out.im2col` [16, 144] (scale 0.017987974, zero point -128).
+/// Reads `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
 /// Writes `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
 /// 73728 multiply-accumulates.
 fn conv2(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split(arena, 4608, 512);
-    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
-        rows: 16,
-        k: 144,
-        n: 32,
-        input_stride: 144,
-        output_stride: 32,
-        output: qrt::OutputQuant {
+    let split = qrt::arena::split_with_scratch(arena, 4608, 512, 0, 2304);
+    const P: qrt::im2col::Im2colGemm = qrt::im2col::Im2colGemm {
+        gather: qrt::im2col::Im2col {
+            in_h: 8,
+            in_w: 8,
+            in_c: 16,
+            out_h: 4,
+            out_w: 4,
+            kernel_h: 3,
+            kernel_w: 3,
+            stride_h: 2,
+            stride_w: 2,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 1,
+            pad_left: 1,
             zero_point: -128,
-            min: -128,
-            max: 127,
+        },
+        gemm: qrt::gemm::Gemm {
+            rows: 16,
+            k: 144,
+            n: 32,
+            input_stride: 144,
+            output_stride: 32,
+            output: qrt::OutputQuant {
+                zero_point: -128,
+                min: -128,
+                max: 127,
+            },
         },
     };
     let q = qrt::gemm::GemmQuant {
@@ -477,51 +443,52 @@ fn conv2(arena: &mut [i8], par: qrt::par::Par<'_>) {
         multiplier: words(5184, 32),
         shift: words(5312, 32),
     };
-    qrt::par::gemm(par, &P, split.input(0, 2304), weights(448, 4608), &q, split.output);
-}
-
-/// `conv3`: Im2col.
-///
-/// Reads `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
-/// Writes `relu2_out.im2col` [16, 288] (scale 0.03124417, zero point -128).
-fn conv3_im2col(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split(arena, 0, 4608);
-    const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
-        in_h: 4,
-        in_w: 4,
-        in_c: 32,
-        out_h: 4,
-        out_w: 4,
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 1,
-        stride_w: 1,
-        dilation_h: 1,
-        dilation_w: 1,
-        pad_top: 1,
-        pad_left: 1,
-        zero_point: -128,
-    };
-    qrt::par::im2col(par, &P, split.input(4608, 512), split.output);
+    qrt::par::im2col_gemm(
+        par,
+        &P,
+        split.input(2304, 1024),
+        weights(448, 4608),
+        &q,
+        split.scratch,
+        split.output,
+    );
 }
 
 /// `conv3`: Conv+Relu.
 ///
-/// Reads `relu2_out.im2col` [16, 288] (scale 0.03124417, zero point -128).
+/// Reads `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
 /// Writes `relu3_out` [1, 32, 4, 4] (scale 0.01627704, zero point -128).
 /// 147456 multiply-accumulates.
 fn conv3(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split(arena, 5120, 512);
-    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
-        rows: 16,
-        k: 288,
-        n: 32,
-        input_stride: 288,
-        output_stride: 32,
-        output: qrt::OutputQuant {
+    let split = qrt::arena::split_with_scratch(arena, 5120, 512, 0, 4608);
+    const P: qrt::im2col::Im2colGemm = qrt::im2col::Im2colGemm {
+        gather: qrt::im2col::Im2col {
+            in_h: 4,
+            in_w: 4,
+            in_c: 32,
+            out_h: 4,
+            out_w: 4,
+            kernel_h: 3,
+            kernel_w: 3,
+            stride_h: 1,
+            stride_w: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 1,
+            pad_left: 1,
             zero_point: -128,
-            min: -128,
-            max: 127,
+        },
+        gemm: qrt::gemm::Gemm {
+            rows: 16,
+            k: 288,
+            n: 32,
+            input_stride: 288,
+            output_stride: 32,
+            output: qrt::OutputQuant {
+                zero_point: -128,
+                min: -128,
+                max: 127,
+            },
         },
     };
     let q = qrt::gemm::GemmQuant {
@@ -530,51 +497,52 @@ fn conv3(arena: &mut [i8], par: qrt::par::Par<'_>) {
         multiplier: words(14912, 32),
         shift: words(15040, 32),
     };
-    qrt::par::gemm(par, &P, split.input(0, 4608), weights(5568, 9216), &q, split.output);
-}
-
-/// `conv4`: Im2col.
-///
-/// Reads `relu3_out` [1, 32, 4, 4] (scale 0.01627704, zero point -128).
-/// Writes `relu3_out.im2col` [16, 288] (scale 0.01627704, zero point -128).
-fn conv4_im2col(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split(arena, 0, 4608);
-    const P: qrt::im2col::Im2col = qrt::im2col::Im2col {
-        in_h: 4,
-        in_w: 4,
-        in_c: 32,
-        out_h: 4,
-        out_w: 4,
-        kernel_h: 3,
-        kernel_w: 3,
-        stride_h: 1,
-        stride_w: 1,
-        dilation_h: 1,
-        dilation_w: 1,
-        pad_top: 1,
-        pad_left: 1,
-        zero_point: -128,
-    };
-    qrt::par::im2col(par, &P, split.input(5120, 512), split.output);
+    qrt::par::im2col_gemm(
+        par,
+        &P,
+        split.input(4608, 512),
+        weights(5568, 9216),
+        &q,
+        split.scratch,
+        split.output,
+    );
 }
 
 /// `conv4`: Conv.
 ///
-/// Reads `relu3_out.im2col` [16, 288] (scale 0.01627704, zero point -128).
+/// Reads `relu3_out` [1, 32, 4, 4] (scale 0.01627704, zero point -128).
 /// Writes `bn4_out` [1, 32, 4, 4] (scale 0.036844227, zero point -32).
 /// 147456 multiply-accumulates.
 fn conv4(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split(arena, 5120, 512);
-    const P: qrt::gemm::Gemm = qrt::gemm::Gemm {
-        rows: 16,
-        k: 288,
-        n: 32,
-        input_stride: 288,
-        output_stride: 32,
-        output: qrt::OutputQuant {
-            zero_point: -32,
-            min: -128,
-            max: 127,
+    let split = qrt::arena::split_with_scratch(arena, 5632, 512, 0, 4608);
+    const P: qrt::im2col::Im2colGemm = qrt::im2col::Im2colGemm {
+        gather: qrt::im2col::Im2col {
+            in_h: 4,
+            in_w: 4,
+            in_c: 32,
+            out_h: 4,
+            out_w: 4,
+            kernel_h: 3,
+            kernel_w: 3,
+            stride_h: 1,
+            stride_w: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: 1,
+            pad_left: 1,
+            zero_point: -128,
+        },
+        gemm: qrt::gemm::Gemm {
+            rows: 16,
+            k: 288,
+            n: 32,
+            input_stride: 288,
+            output_stride: 32,
+            output: qrt::OutputQuant {
+                zero_point: -32,
+                min: -128,
+                max: 127,
+            },
         },
     };
     let q = qrt::gemm::GemmQuant {
@@ -583,12 +551,13 @@ fn conv4(arena: &mut [i8], par: qrt::par::Par<'_>) {
         multiplier: words(24640, 32),
         shift: words(24768, 32),
     };
-    qrt::par::gemm(
+    qrt::par::im2col_gemm(
         par,
         &P,
-        split.input(0, 4608),
+        split.input(5120, 512),
         weights(15296, 9216),
         &q,
+        split.scratch,
         split.output,
     );
 }
@@ -612,7 +581,7 @@ fn add(arena: &mut [i8], _par: qrt::par::Par<'_>) {
             max: 127,
         },
     };
-    qrt::add::add(&P, split.input(5120, 512), split.input(4608, 512), split.output);
+    qrt::add::add(&P, split.input(5632, 512), split.input(4608, 512), split.output);
 }
 
 /// `gap`: GlobalAveragePool.

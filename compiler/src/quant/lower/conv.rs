@@ -71,7 +71,8 @@ impl Lowering<'_> {
                 };
                 Kernel::Depthwise(p, self.channel_refs(&packed, &consts))
             } else if conv.group == 1 {
-                // A dense k x k conv: gather windows into a planned scratch tensor, then GEMM.
+                // A dense k x k conv: windows gathered a band at a time into a planned
+                // scratch tensor, each band multiplied while it is in cache.
                 let (rows, k, n) = (out_shape[2] * out_shape[3], kh * kw * in_shape[1], m);
                 let g = qrt::im2col::Im2col {
                     in_h: c.in_h,
@@ -89,29 +90,11 @@ impl Lowering<'_> {
                     pad_left: c.pad_left,
                     zero_point: c.input_zero_point as i8,
                 };
-                let name = format!("{}.im2col", self.tensors[x].name);
-                let cols = self.add_tensor(&name, vec![rows, k], Layout::RowMajor, q_in, None);
-                let gather = Kernel::Im2col(g);
-                self.steps.push(Step {
-                    node: node.name.clone(),
-                    op: "Im2col".into(),
-                    kernel: gather,
-                    inputs: vec![x],
-                    output: cols,
-                    macs: 0,
-                });
-                let p = qrt::gemm::Gemm { rows, k, n, input_stride: k, output_stride: n, output };
-                let refs = self.gemm_refs(&wq, k, n, &consts);
-                let op = Self::label(node, conv.act);
-                self.steps.push(Step {
-                    node: node.name.clone(),
-                    op,
-                    kernel: Kernel::Gemm(p, refs),
-                    inputs: vec![cols],
-                    output: out,
-                    macs,
-                });
-                return Ok(());
+                let gemm = qrt::gemm::Gemm { rows, k, n, input_stride: k, output_stride: n, output };
+                let conv = qrt::im2col::Im2colGemm { gather: g, gemm };
+                let name = format!("{}.bands", self.tensors[x].name);
+                let scratch = self.add_tensor(&name, vec![conv.default_scratch()], Layout::RowMajor, q_in, None);
+                Kernel::Im2colGemm { conv, gemm: self.gemm_refs(&wq, k, n, &consts), scratch }
             } else {
                 Kernel::Conv(c, self.channel_refs(&wq, &consts))
             };
