@@ -157,14 +157,34 @@ impl Im2colGemm {
         self.scratch_len(DEFAULT_SCRATCH.max((96 * self.gather.row_len()).min(512 * 1024)))
     }
 
-    /// Output pixels per band when `scratch` bytes are available (at least 1).
+    /// The most output pixels per band when `scratch` bytes are available (at least 1):
+    /// all of them if they fit, else a whole number of [`BAND_QUANTUM`] when more than one
+    /// fits.
     pub fn band_pixels(&self, scratch: usize) -> usize {
         let rows = (scratch / self.gather.row_len()).max(1);
-        if rows > BAND_QUANTUM {
+        if rows >= self.gemm.rows {
+            self.gemm.rows.max(1)
+        } else if rows > BAND_QUANTUM {
             rows - rows % BAND_QUANTUM
         } else {
             rows
         }
+    }
+}
+
+/// The band for `pixels` pixels when a band may hold up to `most`: the bands are as even as
+/// their count allows (49 pixels in bands of at most 48 run as 25 + 24, not 48 + 1; each
+/// band reads all the weights), rounded up to a whole [`BAND_QUANTUM`] where that fits.
+fn even_band(pixels: usize, most: usize) -> usize {
+    if pixels <= most {
+        return pixels.max(1);
+    }
+    let even = pixels.div_ceil(pixels.div_ceil(most));
+    let rounded = even.next_multiple_of(BAND_QUANTUM);
+    if rounded <= most {
+        rounded
+    } else {
+        even
     }
 }
 
@@ -209,7 +229,7 @@ pub(crate) fn pixels(
     out: &mut [i8],
 ) {
     let (row, stride) = (p.gather.row_len(), p.gemm.output_stride);
-    let band = p.band_pixels(scratch.len());
+    let band = even_band(end - first, p.band_pixels(scratch.len()));
     let mut at = first;
     while at < end {
         let rows = band.min(end - at);

@@ -167,6 +167,14 @@ fn bands_are_whole_row_tiles_and_fit_the_scratch() {
     };
     assert_eq!(deep.default_scratch(), 96 * 4608);
     assert_eq!(deep.band_pixels(deep.default_scratch()), 96);
+    // A scratch that holds every pixel makes one band, whatever the quantum.
+    let small = Im2colGemm {
+        gather: Im2col { in_h: 7, in_w: 7, out_h: 7, out_w: 7, ..deep.gather },
+        gemm: Gemm { rows: 49, ..deep.gemm },
+    };
+    assert_eq!(small.band_pixels(49 * 4608), 49);
+    assert_eq!(small.band_pixels(usize::MAX), 49);
+    assert_eq!(small.band_pixels(48 * 4608), 48);
 }
 
 #[test]
