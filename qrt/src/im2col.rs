@@ -68,31 +68,69 @@ pub fn gather(p: &Im2col, input: &[i8], first: usize, output: &mut [i8]) {
     assert!(row > 0 && output.len().is_multiple_of(row), "im2col: output not a whole number of rows");
     let count = output.len() / row;
     assert!(first + count <= p.out_h * p.out_w, "im2col: pixels past the output");
-    let span = (p.kernel_w - 1) * p.dilation_w + 1;
-    for (i, dst) in output.chunks_exact_mut(row).enumerate() {
-        let (oy, ox) = ((first + i) / p.out_w, (first + i) % p.out_w);
-        let x0 = (ox * p.stride_w) as isize - p.pad_left as isize;
-        // Without dilation the kernel row's pixels are adjacent in NHWC: one copy of
-        // kernel_w * c bytes when the whole row lies inside the input.
-        let whole_rows = p.dilation_w == 1 && x0 >= 0 && x0 as usize + span <= p.in_w;
+    // Output row by output row, and within one the kernel rows: the input row a kernel row
+    // reads is the same for every pixel of the output row, so it is found once.
+    let mut pixel = first;
+    while pixel < first + count {
+        let (oy, ox0) = (pixel / p.out_w, pixel % p.out_w);
+        let ox1 = p.out_w.min(ox0 + first + count - pixel);
+        let dst = &mut output[(pixel - first) * row..(pixel - first + ox1 - ox0) * row];
         for ky in 0..p.kernel_h {
             let iy = (oy * p.stride_h + ky * p.dilation_h) as isize - p.pad_top as isize;
-            let taps = &mut dst[ky * p.kernel_w * c..][..p.kernel_w * c];
             if iy < 0 || iy as usize >= p.in_h {
-                taps.fill(p.zero_point);
-            } else if whole_rows {
-                copy_short(taps, &input[(iy as usize * p.in_w + x0 as usize) * c..][..p.kernel_w * c]);
-            } else {
-                for kx in 0..p.kernel_w {
-                    let ix = x0 + (kx * p.dilation_w) as isize;
-                    let tap = &mut taps[kx * c..][..c];
-                    if ix >= 0 && (ix as usize) < p.in_w {
-                        tap.copy_from_slice(&input[(iy as usize * p.in_w + ix as usize) * c..][..c]);
-                    } else {
-                        tap.fill(p.zero_point);
-                    }
+                for taps in dst.chunks_exact_mut(row) {
+                    taps[ky * p.kernel_w * c..][..p.kernel_w * c].fill(p.zero_point);
                 }
+            } else {
+                let line = &input[iy as usize * p.in_w * c..][..p.in_w * c];
+                kernel_row(p, line, ox0..ox1, ky * p.kernel_w * c, dst);
             }
+        }
+        pixel += ox1 - ox0;
+    }
+}
+
+/// Copies the taps of one kernel row, read from input row `line`, for output columns `xs`
+/// into bytes `at..at + kernel_w * in_c` of each row of `dst`.
+#[inline(always)]
+fn kernel_row(p: &Im2col, line: &[i8], xs: core::ops::Range<usize>, at: usize, dst: &mut [i8]) {
+    let (c, row, seg) = (p.in_c, p.row_len(), p.kernel_w * p.in_c);
+    // Columns whose whole kernel row lies inside the input, without dilation: there the
+    // kernel row's pixels are adjacent in NHWC, one copy of kernel_w * c bytes.
+    let span = (p.kernel_w - 1) * p.dilation_w + 1;
+    let (lo, hi) = if p.dilation_w == 1 && p.in_w + p.pad_left >= span {
+        (p.pad_left.div_ceil(p.stride_w), (p.in_w + p.pad_left - span) / p.stride_w + 1)
+    } else {
+        (0, 0)
+    };
+    let lo = lo.clamp(xs.start, xs.end);
+    let hi = hi.clamp(lo, xs.end);
+    for (ox, taps) in (xs.start..lo).zip(dst.chunks_exact_mut(row)) {
+        edge(p, line, ox, &mut taps[at..at + seg]);
+    }
+    let step = p.stride_w * c;
+    let mut src = if hi > lo { (lo * p.stride_w - p.pad_left) * c } else { 0 };
+    for taps in dst.chunks_exact_mut(row).skip(lo - xs.start).take(hi - lo) {
+        copy_short(&mut taps[at..at + seg], &line[src..src + seg]);
+        src += step;
+    }
+    for (ox, taps) in (hi..xs.end).zip(dst.chunks_exact_mut(row).skip(hi - xs.start)) {
+        edge(p, line, ox, &mut taps[at..at + seg]);
+    }
+}
+
+/// One kernel row of output column `ox` tap by tap, with the zero point for taps outside
+/// the input.
+fn edge(p: &Im2col, line: &[i8], ox: usize, taps: &mut [i8]) {
+    let c = p.in_c;
+    let x0 = (ox * p.stride_w) as isize - p.pad_left as isize;
+    for kx in 0..p.kernel_w {
+        let ix = x0 + (kx * p.dilation_w) as isize;
+        let tap = &mut taps[kx * c..][..c];
+        if ix >= 0 && (ix as usize) < p.in_w {
+            tap.copy_from_slice(&line[ix as usize * c..][..c]);
+        } else {
+            tap.fill(p.zero_point);
         }
     }
 }
