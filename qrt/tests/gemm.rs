@@ -274,6 +274,31 @@ fn every_shift_and_multiplier_extreme() {
 }
 
 #[test]
+fn panels_mixing_fast_and_general_blocks() {
+    // The AVX-512 epilogue picks one form per tile: the fast one when every block of the
+    // panel allows it, else the general one for all. Panels of 1 to 4 blocks with the
+    // general block (multipliers of 0.5: shifts of 32) first, last, alone or absent.
+    let mut seed = 3000;
+    for blocks in [1, 2, 3, 4, 6, 8] {
+        for general in [None, Some(0), Some(blocks - 1), Some(blocks / 2)] {
+            for rows in [1, 5, 6, 8, 12, 13] {
+                seed += 1;
+                let mut case = Case::new(rows, 20, 16 * blocks - 3, 0, 0, FULL, seed);
+                case.requants = (0..case.p.n)
+                    .map(|c| {
+                        let real = if general == Some(c / 16) { 0.5 } else { 3e-3 + c as f64 * 1e-5 };
+                        Requant::from_f64(real).unwrap()
+                    })
+                    .collect();
+                let shifts: Vec<i32> = case.requants.iter().map(|r| r.shift).collect();
+                assert!(shifts.iter().enumerate().all(|(c, &s)| (s < 33) == (general == Some(c / 16))));
+                case.check();
+            }
+        }
+    }
+}
+
+#[test]
 fn zero_points_outside_the_fast_form() {
     // |z| > 2^30 takes the general form everywhere; `min - z` outside i32 makes the SIMD
     // backends hand the call to the scalar twin. Both must still equal the definition.
