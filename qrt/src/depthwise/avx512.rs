@@ -330,10 +330,13 @@ impl Epilogue {
 ///    both sides exceed 127 before the clamp and give `hi` (also when `lo > hi`); if
 ///    `r < -32640` both are below -128 and give `min(lo, hi)`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+///
+/// `FAST` picks form 2 below and requires `e.fast`; the other form is exact for any block.
 #[inline]
-fn requantize(acc: [__m512i; 4], e: &Epilogue) -> __m512i {
+fn requantize<const FAST: bool>(acc: [__m512i; 4], e: &Epilogue) -> __m512i {
     let mut v = [_mm512_setzero_si512(); 4];
-    if e.fast {
+    if FAST {
+        debug_assert!(e.fast);
         // Form 2 (shifts in `[33, 62]`): `|v| < 2^30` without any accumulator clamp, and
         // step 3 below holds as it is.
         for k in 0..4 {
@@ -410,14 +413,22 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
         // the kernel's sizes and stride are the ones it is named for, and `pixels` is the
         // packing the constants were gathered for (two only for whole pixels, stride 1).
         unsafe {
-            match (fixed_kernel, pixels) {
-                (Some(0), 1) => fixed::<3, 3, 1, 1, 1>(&ctx, &e, bias),
-                (Some(0), _) => fixed::<3, 3, 1, 1, 2>(&ctx, &e, bias),
-                (Some(1), _) => fixed::<3, 3, 2, 1, 1>(&ctx, &e, bias),
-                (Some(2), 1) => fixed::<5, 5, 1, 2, 1>(&ctx, &e, bias),
-                (Some(2), _) => fixed::<5, 5, 1, 2, 2>(&ctx, &e, bias),
-                (Some(_), _) => fixed::<5, 5, 2, 2, 1>(&ctx, &e, bias),
-                (None, _) => general(&ctx, &e, bias),
+            // One requantization form per block, chosen here: with both inlined in the
+            // inner loop, the general one costs the fast one registers.
+            match (fixed_kernel, pixels, e.fast) {
+                (Some(0), 1, true) => fixed::<3, 3, 1, 1, 1, true>(&ctx, &e, bias),
+                (Some(0), _, true) => fixed::<3, 3, 1, 1, 2, true>(&ctx, &e, bias),
+                (Some(1), _, true) => fixed::<3, 3, 2, 1, 1, true>(&ctx, &e, bias),
+                (Some(2), 1, true) => fixed::<5, 5, 1, 2, 1, true>(&ctx, &e, bias),
+                (Some(2), _, true) => fixed::<5, 5, 1, 2, 2, true>(&ctx, &e, bias),
+                (Some(_), _, true) => fixed::<5, 5, 2, 2, 1, true>(&ctx, &e, bias),
+                (Some(0), 1, false) => fixed::<3, 3, 1, 1, 1, false>(&ctx, &e, bias),
+                (Some(0), _, false) => fixed::<3, 3, 1, 1, 2, false>(&ctx, &e, bias),
+                (Some(1), _, false) => fixed::<3, 3, 2, 1, 1, false>(&ctx, &e, bias),
+                (Some(2), 1, false) => fixed::<5, 5, 1, 2, 1, false>(&ctx, &e, bias),
+                (Some(2), _, false) => fixed::<5, 5, 1, 2, 2, false>(&ctx, &e, bias),
+                (Some(_), _, false) => fixed::<5, 5, 2, 2, 1, false>(&ctx, &e, bias),
+                (None, _, _) => general(&ctx, &e, bias),
             }
         }
         cb += t;
@@ -435,7 +446,7 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
 /// `bias` were gathered for `P` pixels per vector, and `P == 2` only for a block of whole
 /// pixels with `SW == 1`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usize, const P: usize>(
+unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usize, const P: usize, const FAST: bool>(
     ctx: &Ctx<'_>,
     e: &Epilogue,
     mut bias: [__m512i; 4],
@@ -510,7 +521,7 @@ unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usiz
                 let ox0 = gx * P;
                 let n = P.min(p.out_w - ox0);
                 // SAFETY: `oy < out_h` and `ox0 + n <= out_w`.
-                unsafe { ctx.store::<P>(oy, ox0, n, requantize(acc, e)) };
+                unsafe { ctx.store::<P>(oy, ox0, n, requantize::<FAST>(acc, e)) };
             }};
         }
         for gx in 0..first {
@@ -599,8 +610,9 @@ unsafe fn general(ctx: &Ctx<'_>, e: &Epilogue, mut bias: [__m512i; 4]) {
                     }
                 }
             }
+            let v = if e.fast { requantize::<true>(acc, e) } else { requantize::<false>(acc, e) };
             // SAFETY: `oy < out_h`, `ox < out_w`.
-            unsafe { ctx.store::<1>(oy, ox, 1, requantize(acc, e)) };
+            unsafe { ctx.store::<1>(oy, ox, 1, v) };
         }
     }
 }
