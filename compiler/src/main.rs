@@ -258,7 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let plan = pipeline::check_budgets(&mut program, &budgets.budgets())?;
             if program.arena_bytes < default_arena {
                 println!(
-                    "note: scratch bands narrowed to their least to fit --max-ram: arena {} bytes instead of {default_arena}",
+                    "note: planned for the least RAM to fit --max-ram (every expand + depthwise pair fused, scratch bands at their least): arena {} bytes instead of {default_arena}",
                     program.arena_bytes
                 );
             }

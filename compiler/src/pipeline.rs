@@ -113,12 +113,13 @@ pub fn quantize(model: &Model, stats: &Stats, stats_source: &str) -> Result<Prog
 
 /// The memory plan of `program`, checked against `budgets` (an error names the layer that
 /// peaks, or the largest weight layer, and by how much the budget is exceeded). When the
-/// arena is over the RAM budget, the scratch bands are first shrunk to their least
-/// ([`crate::quant::least_scratch`]) and the smaller plan kept if it is smaller.
+/// arena is over the RAM budget, the program is first replanned for the least RAM
+/// ([`crate::quant::least_arena`]: every expand + depthwise pair fused, every scratch band
+/// at its least; same output bytes, slower) and kept if its arena is smaller.
 pub fn check_budgets(program: &mut Program, budgets: &Budgets) -> Result<MemoryPlan> {
     if budgets.max_ram.is_some_and(|max| program.arena_bytes > max) {
         let mut small = program.clone();
-        crate::quant::least_scratch(&mut small);
+        crate::quant::least_arena(&mut small);
         if small.arena_bytes < program.arena_bytes {
             *program = small;
         }

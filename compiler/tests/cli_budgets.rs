@@ -33,7 +33,7 @@ fn digits_program() -> Program {
 /// measured against.
 fn least_digits_program() -> Program {
     let mut p = digits_program();
-    qforge::quant::least_scratch(&mut p);
+    qforge::quant::least_arena(&mut p);
     p
 }
 
@@ -166,7 +166,7 @@ fn a_budget_below_the_default_plan_narrows_the_bands() {
     let (code, stdout, stderr) = compile(&dir, &["--max-ram", &budget.to_string()]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains(&format!("activation arena {} bytes", least.arena_bytes)), "{stdout}");
-    assert!(stdout.contains("narrowed to their least"), "{stdout}");
+    assert!(stdout.contains("planned for the least RAM"), "{stdout}");
     let lib = std::fs::read_to_string(dir.join("out/src/lib.rs")).expect("lib.rs");
     assert!(lib.contains(&format!("pub const ARENA_BYTES: usize = {};", least.arena_bytes)));
     // The least plan's scratch tensors are one gathered row each.

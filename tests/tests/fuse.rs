@@ -64,3 +64,29 @@ fn fusion_lowers_the_arena() {
     assert!(fused.arena_bytes < unfused.arena_bytes);
     assert!(least.arena_bytes <= fused.arena_bytes);
 }
+
+/// A RAM budget below the default plan replans MobileNetV2 for the least arena (every pair
+/// fused, every band at its least); the simulator returns the default program's bytes.
+#[test]
+fn a_ram_budget_replans_for_the_least_arena_with_the_same_bytes() {
+    let bytes = models::mobilenet_v2(64, 10);
+    let mut g = build_graph(onnx::from_bytes(&bytes, "mobilenet_v2").expect("read")).expect("build");
+    qforge::passes::optimize(&mut g).expect("optimize");
+    let mut rng = Rng::new(23);
+    let samples: Vec<Array> = (0..3).map(|_| Array::new(vec![1, 3, 64, 64], rng.normals(3 * 64 * 64, 1.0))).collect();
+    let stats = calib::calibrate(&g, &samples, Observer::MinMax, false).expect("calibrate");
+    let default = qforge::quant::quantize(&g, &stats, "stats").expect("quantize");
+    let mut squeezed = default.clone();
+    let budgets = qforge::memory::Budgets { max_ram: Some(default.arena_bytes - 1), max_flash: None };
+    let plan = qforge::pipeline::check_budgets(&mut squeezed, &budgets).expect("fits once replanned");
+    eprintln!("MobileNetV2-64 arena: default {} B, least {} B", default.arena_bytes, squeezed.arena_bytes);
+    assert!(squeezed.arena_bytes < default.arena_bytes);
+    assert_eq!(plan.arena_bytes, squeezed.arena_bytes);
+    let pairs = |p: &Program| p.steps.iter().filter(|s| matches!(s.kernel, Kernel::ExpandDepthwise { .. })).count();
+    assert_eq!((pairs(&default), pairs(&squeezed)), (0, 16));
+    let (mut a, mut b) = (Simulator::new(&default), Simulator::new(&squeezed));
+    for _ in 0..3 {
+        let x = a.quantize_input(&rng.normals(3 * 64 * 64, 1.0));
+        assert_eq!(b.run_int8(&x), a.run_int8(&x));
+    }
+}

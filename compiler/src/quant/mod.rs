@@ -17,8 +17,8 @@ use crate::ir::Graph;
 
 /// Shrinks every step's scratch tensor (the bands of a fused pair or of a banded im2col
 /// GEMM) to the least its kernel works with, and plans again: the smallest arena this
-/// program can have, for a RAM budget the default bands do not fit. Output bytes do not
-/// change; the narrower bands cost some speed.
+/// program can have with its steps, for a RAM budget the default bands do not fit. Output
+/// bytes do not change; the narrower bands cost some speed.
 pub fn least_scratch(p: &mut Program) {
     for i in 0..p.steps.len() {
         let (t, least) = match &p.steps[i].kernel {
@@ -29,6 +29,14 @@ pub fn least_scratch(p: &mut Program) {
         p.tensors[t].shape = vec![least];
     }
     plan::plan(p);
+}
+
+/// The smallest arena the compiler can plan: every expand + depthwise pair fused whatever
+/// its size (the expanded tensors are never stored), and every scratch band at its least.
+/// The same output bytes as the default program, more slowly.
+pub fn least_arena(p: &mut Program) {
+    fuse::expand_depthwise_with(p, 0, 0);
+    least_scratch(p);
 }
 
 /// Lowers and plans: the program the simulator runs and codegen emits.
