@@ -206,7 +206,8 @@ pub fn render(
             macs / f as f64
         );
     }
-    if let Some(t) = results.last() {
+    // The per-layer tables describe the fastest backend timed.
+    if let Some(t) = results.iter().min_by_key(|t| t.run[0]) {
         let names = step_names(p);
         let total: u64 = t.layers.iter().sum::<u64>().max(1);
         let per_cycle = ceiling.of(&t.backend);
