@@ -63,8 +63,15 @@ pub fn im2col(p: &Im2col, input: &[i8], output: &mut [i8]) {
 /// Gathers the windows of output pixels `first..first + output.len() / row_len` (pixels
 /// counted row-major over `out_h x out_w`) into `output`.
 pub fn gather(p: &Im2col, input: &[i8], first: usize, output: &mut [i8]) {
-    let (c, row) = (p.in_c, p.row_len());
+    gather_rows(p, input, first, output, p.row_len());
+}
+
+/// [`gather`] into rows `row` bytes apart (`row >= row_len`; the bytes past each window
+/// are left as they are).
+fn gather_rows(p: &Im2col, input: &[i8], first: usize, output: &mut [i8], row: usize) {
+    let c = p.in_c;
     assert!(input.len() == p.in_h * p.in_w * c, "im2col: input of the wrong length");
+    assert!(row >= p.row_len(), "im2col: rows shorter than a window");
     assert!(row > 0 && output.len().is_multiple_of(row), "im2col: output not a whole number of rows");
     let count = output.len() / row;
     assert!(first + count <= p.out_h * p.out_w, "im2col: pixels past the output");
@@ -83,7 +90,7 @@ pub fn gather(p: &Im2col, input: &[i8], first: usize, output: &mut [i8]) {
                 }
             } else {
                 let line = &input[iy as usize * p.in_w * c..][..p.in_w * c];
-                kernel_row(p, line, ox0..ox1, ky * p.kernel_w * c, dst);
+                kernel_row(p, line, ox0..ox1, ky * p.kernel_w * c, row, dst);
             }
         }
         pixel += ox1 - ox0;
@@ -91,10 +98,10 @@ pub fn gather(p: &Im2col, input: &[i8], first: usize, output: &mut [i8]) {
 }
 
 /// Copies the taps of one kernel row, read from input row `line`, for output columns `xs`
-/// into bytes `at..at + kernel_w * in_c` of each row of `dst`.
+/// into bytes `at..at + kernel_w * in_c` of each `row`-byte row of `dst`.
 #[inline(always)]
-fn kernel_row(p: &Im2col, line: &[i8], xs: core::ops::Range<usize>, at: usize, dst: &mut [i8]) {
-    let (c, row, seg) = (p.in_c, p.row_len(), p.kernel_w * p.in_c);
+fn kernel_row(p: &Im2col, line: &[i8], xs: core::ops::Range<usize>, at: usize, row: usize, dst: &mut [i8]) {
+    let (c, seg) = (p.in_c, p.kernel_w * p.in_c);
     // Columns whose whole kernel row lies inside the input, without dilation: there the
     // kernel row's pixels are adjacent in NHWC, one copy of kernel_w * c bytes.
     let span = (p.kernel_w - 1) * p.dilation_w + 1;
@@ -175,15 +182,23 @@ pub const DEFAULT_SCRATCH: usize = 96 * 1024;
 const BAND_QUANTUM: usize = 24;
 
 impl Im2colGemm {
+    /// Bytes from one gathered row to the next in the scratch: the window rounded up to a
+    /// whole group of 4, so the GEMM reads every row in whole groups. The 1 to 3 bytes past
+    /// a window meet the packed weights' zero padding, which `gemm::pack` writes for a
+    /// reduction that is not a multiple of 4; whatever they hold adds nothing.
+    pub const fn row_stride(&self) -> usize {
+        self.gather.row_len().next_multiple_of(4)
+    }
+
     /// The least scratch that works: one gathered row.
     pub const fn min_scratch(&self) -> usize {
-        self.gather.row_len()
+        self.row_stride()
     }
 
     /// Scratch bytes for bands of up to `budget` bytes (at least [`Self::min_scratch`],
     /// at most the whole gathered matrix).
     pub fn scratch_len(&self, budget: usize) -> usize {
-        let whole = self.gemm.rows * self.gather.row_len();
+        let whole = self.gemm.rows * self.row_stride();
         budget.min(whole).max(self.min_scratch())
     }
 
@@ -192,14 +207,14 @@ impl Im2colGemm {
     /// rows once per 64 output channels: with 64 pixels or more the weights cost less), up
     /// to 512 KiB.
     pub fn default_scratch(&self) -> usize {
-        self.scratch_len(DEFAULT_SCRATCH.max((96 * self.gather.row_len()).min(512 * 1024)))
+        self.scratch_len(DEFAULT_SCRATCH.max((96 * self.row_stride()).min(512 * 1024)))
     }
 
     /// The most output pixels per band when `scratch` bytes are available (at least 1):
     /// all of them if they fit, else a whole number of [`BAND_QUANTUM`] when more than one
     /// fits.
     pub fn band_pixels(&self, scratch: usize) -> usize {
-        let rows = (scratch / self.gather.row_len()).max(1);
+        let rows = (scratch / self.row_stride()).max(1);
         if rows >= self.gemm.rows {
             self.gemm.rows.max(1)
         } else if rows > BAND_QUANTUM {
@@ -266,14 +281,15 @@ pub(crate) fn pixels(
     scratch: &mut [i8],
     out: &mut [i8],
 ) {
-    let (row, stride) = (p.gather.row_len(), p.gemm.output_stride);
+    let (row, stride) = (p.row_stride(), p.gemm.output_stride);
     let band = even_band(end - first, p.band_pixels(scratch.len()));
     let mut at = first;
     while at < end {
         let rows = band.min(end - at);
         let cols = &mut scratch[..rows * row];
-        gather(&p.gather, input, at, cols);
-        let sub = Gemm { rows, ..p.gemm };
+        gather_rows(&p.gather, input, at, cols, row);
+        // Same packed weights: `packed_len` counts whole groups of 4.
+        let sub = Gemm { rows, k: row, input_stride: row, ..p.gemm };
         let o = (at - first) * stride;
         crate::gemm::gemm(&sub, cols, packed, q, &mut out[o..o + (rows - 1) * stride + p.gemm.n]);
         at += rows;

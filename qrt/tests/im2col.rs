@@ -102,11 +102,15 @@ fn check(
 
     // Banded, on the selected backend: bands of 1 pixel, of a few, of a number that does
     // not divide the pixels, of more than a row tile, and the whole matrix at once.
+    // Rows in the scratch are whole groups of 4 apart; the bytes between are left as the
+    // scratch held them (0x55 here) and must add nothing.
     let banded = Im2colGemm { gather: g, gemm: p };
+    let kp = kk.next_multiple_of(4);
+    assert_eq!(banded.row_stride(), kp);
     let whole = banded.scratch_len(usize::MAX);
-    assert_eq!(whole, cols.len().max(kk));
+    assert_eq!(whole, (out_h * out_w * kp).max(kp));
     for pixels in [1, 2, 5, 25, 49, usize::MAX] {
-        let scratch_len = banded.scratch_len(pixels.saturating_mul(kk));
+        let scratch_len = banded.scratch_len(pixels.saturating_mul(kp));
         let what = format!("{h}x{w}x{c} -> {m}, k{k} s{stride} d{dil} pads {pads:?}, scratch {scratch_len}");
         let mut scratch = vec![0x55i8; scratch_len];
         let mut got = vec![0i8; expected.len()];

@@ -45,7 +45,7 @@ pub const WEIGHT_BYTES: usize = 25728;
 /// Multiply-accumulates per run.
 pub const MACS: u64 = 378176;
 
-const INPUT_OFFSET: usize = 576;
+const INPUT_OFFSET: usize = 768;
 
 const OUTPUT_OFFSET: usize = 0;
 
@@ -352,7 +352,7 @@ fn profiled(
 /// Writes `relu1_out` [1, 16, 8, 8] (scale 0.017987974, zero point -128).
 /// 9216 multiply-accumulates.
 fn conv1(arena: &mut [i8], par: qrt::par::Par<'_>) {
-    let split = qrt::arena::split_with_scratch(arena, 2304, 1024, 0, 576);
+    let split = qrt::arena::split_with_scratch(arena, 2304, 1024, 0, 768);
     const P: qrt::im2col::Im2colGemm = qrt::im2col::Im2colGemm {
         gather: qrt::im2col::Im2col {
             in_h: 8,
@@ -392,7 +392,7 @@ fn conv1(arena: &mut [i8], par: qrt::par::Par<'_>) {
     qrt::par::im2col_gemm(
         par,
         &P,
-        split.input(576, 64),
+        split.input(768, 64),
         weights(0, 192),
         &q,
         split.scratch,
