@@ -258,12 +258,7 @@ fn zero_point_extremes(shapes: &[Shape]) -> Vec<DwParams> {
 
 fn multiplier_extremes(shapes: &[Shape]) -> Vec<DwParams> {
     let mut cases = Vec::new();
-    for (values, bias) in [
-        (Values::Random, Bias::Typical),
-        (Values::Extreme, Bias::Typical),
-        (Values::Random, Bias::Wide),
-        (Values::ZeroPoint, Bias::Edges),
-    ] {
+    for (values, bias) in ACCUMULATORS {
         for &shape in shapes {
             let (kh, kw, _, _) = shape;
             let seed = cases.len() as u64 + 100;
@@ -271,11 +266,14 @@ fn multiplier_extremes(shapes: &[Shape]) -> Vec<DwParams> {
             cases.push(DwParams { scales: Scales::Grid, values, bias, ..p });
         }
     }
+    // Each pair alone in every channel, so that whole SIMD blocks take the same form.
     for (i, (m, s)) in grid().into_iter().chain(encodable_extremes()).enumerate() {
-        let (values, bias) = [(Values::Extreme, Bias::Typical), (Values::ZeroPoint, Bias::Edges)][i % 2];
-        let shape = shapes[i % shapes.len()];
-        let p = DwParams::new(4, 5, 33, shape, [shape.0 / 2, shape.1 / 2, shape.0 / 2, shape.1 / 2], 200 + i as u64);
-        cases.push(DwParams { scales: Scales::Fixed(m, s), values, bias, ..p });
+        for (j, (values, bias)) in FIXED_ACCUMULATORS.into_iter().enumerate() {
+            let shape = shapes[(i + j) % shapes.len()];
+            let pad = [shape.0 / 2, shape.1 / 2, shape.0 / 2, shape.1 / 2];
+            let p = DwParams::new(4, 5, 33, shape, pad, 200 + 3 * i as u64 + j as u64);
+            cases.push(DwParams { scales: Scales::Fixed(m, s), values, bias, ..p });
+        }
     }
     cases
 }

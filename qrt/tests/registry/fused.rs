@@ -305,19 +305,15 @@ impl Kernel for ExpandDwconv {
 
     fn multiplier_extremes() -> Vec<FusedParams> {
         let mut cases = Vec::new();
-        for (values, bias) in [
-            (Values::Random, Bias::Typical),
-            (Values::Extreme, Bias::Typical),
-            (Values::Random, Bias::Wide),
-            (Values::ZeroPoint, Bias::Edges),
-        ] {
+        for (values, bias) in ACCUMULATORS {
             let p = FusedParams::new(5, 4, 16, 80, 3, 1, 200 + cases.len() as u64);
             cases.push(FusedParams { scales: Scales::Grid, values, bias, mid: FULL, ..p });
         }
         for (i, (m, s)) in grid().into_iter().chain(encodable_extremes()).enumerate() {
-            let (values, bias) = [(Values::Extreme, Bias::Typical), (Values::ZeroPoint, Bias::Edges)][i % 2];
-            let p = FusedParams::new(4, 4, 8, 20, 3, 1 + i % 2, 300 + i as u64);
-            cases.push(FusedParams { scales: Scales::Fixed(m, s), values, bias, mid: FULL, ..p });
+            for (j, (values, bias)) in FIXED_ACCUMULATORS.into_iter().enumerate() {
+                let p = FusedParams::new(4, 4, 8, 20, 3, 1 + (i + j) % 2, 300 + 3 * i as u64 + j as u64);
+                cases.push(FusedParams { scales: Scales::Fixed(m, s), values, bias, mid: FULL, ..p });
+            }
         }
         cases
     }

@@ -214,12 +214,7 @@ impl Kernel for QsGemm {
         let mut seed = 2000;
         // Every (multiplier, shift) of the grid side by side (80 channels), with
         // accumulators from small to ±2^25 (K = 2048, extreme values) and at exact ties.
-        for (values, bias) in [
-            (Values::Random, Bias::Typical),
-            (Values::Extreme, Bias::Typical),
-            (Values::Random, Bias::Wide),
-            (Values::ZeroPoint, Bias::Edges),
-        ] {
+        for (values, bias) in ACCUMULATORS {
             for (r, k) in [(1, 1), (5, 64), (12, 2048), (13, 33)] {
                 seed += 1;
                 cases.push(GemmParams { scales: Scales::Grid, values, bias, ..GemmParams::new(r, k, 80, seed) });
@@ -227,10 +222,16 @@ impl Kernel for QsGemm {
         }
         // Each pair alone in every channel, so that whole SIMD blocks take the same form.
         let pairs = grid().into_iter().chain(encodable_extremes());
-        for (i, (m, s)) in pairs.enumerate() {
-            seed += 1;
-            let (values, bias) = [(Values::Extreme, Bias::Typical), (Values::ZeroPoint, Bias::Edges)][i % 2];
-            cases.push(GemmParams { scales: Scales::Fixed(m, s), values, bias, ..GemmParams::new(7, 45, 35, seed) });
+        for (m, s) in pairs {
+            for (values, bias) in FIXED_ACCUMULATORS {
+                seed += 1;
+                cases.push(GemmParams {
+                    scales: Scales::Fixed(m, s),
+                    values,
+                    bias,
+                    ..GemmParams::new(7, 45, 35, seed)
+                });
+            }
         }
         cases
     }

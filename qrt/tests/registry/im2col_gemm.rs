@@ -285,21 +285,17 @@ impl Kernel for QsIm2colGemm {
 
     fn multiplier_extremes() -> Vec<ConvParams> {
         let mut cases = Vec::new();
-        for (values, bias) in [
-            (Values::Random, Bias::Typical),
-            (Values::Extreme, Bias::Typical),
-            (Values::Random, Bias::Wide),
-            (Values::ZeroPoint, Bias::Edges),
-        ] {
+        for (values, bias) in ACCUMULATORS {
             for (c, k) in [(3, 3), (64, 3)] {
                 let p = ConvParams::new(4, 5, c, 80, k, 1, 200 + cases.len() as u64);
                 cases.push(ConvParams { scales: Scales::Grid, values, bias, ..p });
             }
         }
         for (i, (m, s)) in grid().into_iter().chain(encodable_extremes()).enumerate() {
-            let (values, bias) = [(Values::Extreme, Bias::Typical), (Values::ZeroPoint, Bias::Edges)][i % 2];
-            let p = ConvParams::new(4, 4, 3, 17, 3, 1, 300 + i as u64);
-            cases.push(ConvParams { scales: Scales::Fixed(m, s), values, bias, ..p });
+            for (j, (values, bias)) in FIXED_ACCUMULATORS.into_iter().enumerate() {
+                let p = ConvParams::new(4, 4, 3, 17, 3, 1, 300 + 3 * i as u64 + j as u64);
+                cases.push(ConvParams { scales: Scales::Fixed(m, s), values, bias, ..p });
+            }
         }
         cases
     }

@@ -114,6 +114,10 @@ pub enum Bias {
     /// exact tie (`acc * m = (t + 1/2) * 2^s`, which must round upward). With inputs at the
     /// zero point the accumulator is the raw bias itself.
     Edges,
+    /// Uniform over the accumulators whose output lies in about `±200` before the zero
+    /// point (`|acc| <= 200 * 2^s / m`): with inputs at the zero point, every rounding of
+    /// the requantization at this multiplier and shift, without saturation.
+    InRange,
 }
 
 /// One raw bias per channel.
@@ -122,6 +126,11 @@ pub fn raw_bias(rng: &mut Rng, bias: Bias, multiplier: &[i32], shift: &[i32]) ->
         .map(|c| match bias {
             Bias::Typical => rng.range(-50_000, 50_000) as i32,
             Bias::Wide => rng.next_u64() as i32,
+            Bias::InRange => {
+                let bound = if multiplier[c] == 0 { 1e6 } else { 200.0 * 2f64.powi(shift[c]) / multiplier[c] as f64 };
+                let bound = bound.min(i32::MAX as f64) as i64;
+                rng.range(-bound, bound) as i32
+            }
             Bias::Edges => {
                 let bound = 1i64 << shift[c].min(30);
                 let tie = tie(multiplier[c], shift[c]);
@@ -168,6 +177,21 @@ pub fn tie(m: i32, s: i32) -> Option<i64> {
     let acc = ((1i128 << (s - 1 - a)) * inv as i128).rem_euclid(modulus);
     [acc, acc - modulus].into_iter().find(|&v| (i32::MIN as i128..=i32::MAX as i128).contains(&v)).map(|v| v as i64)
 }
+
+/// The accumulators each multiplier family runs with: small and typical, the largest
+/// (saturating), wrapping, at the zero point with edge biases (ties, `±2^s`, the ends of
+/// i32), and at the zero point over the whole unsaturated output range.
+pub const ACCUMULATORS: [(Values, Bias); 5] = [
+    (Values::Random, Bias::Typical),
+    (Values::Extreme, Bias::Typical),
+    (Values::Random, Bias::Wide),
+    (Values::ZeroPoint, Bias::Edges),
+    (Values::ZeroPoint, Bias::InRange),
+];
+
+/// The accumulators each `(multiplier, shift)` pair runs with alone: saturating, at the
+/// edges, and over the whole unsaturated range.
+pub const FIXED_ACCUMULATORS: [(Values, Bias); 3] = [ACCUMULATORS[1], ACCUMULATORS[3], ACCUMULATORS[4]];
 
 /// Values of inputs and weights.
 #[derive(Clone, Copy, Debug)]
@@ -228,7 +252,8 @@ pub fn any_scales() -> BoxedStrategy<Scales> {
 }
 
 pub fn any_bias() -> BoxedStrategy<Bias> {
-    prop_oneof![3 => Just(Bias::Typical), 1 => Just(Bias::Wide), 1 => Just(Bias::Edges)].boxed()
+    prop_oneof![3 => Just(Bias::Typical), 1 => Just(Bias::Wide), 1 => Just(Bias::Edges), 1 => Just(Bias::InRange)]
+        .boxed()
 }
 
 pub fn any_values() -> BoxedStrategy<Values> {
