@@ -219,6 +219,14 @@ fn edge_shapes(shapes: &[Shape]) -> Vec<DwParams> {
                 cases.push(DwParams::new(h, w, 40, shape, [0, 0, kh / 2, kw / 2], next()));
             }
         }
+        // Every channel count through both blocks' tails, on a small layer.
+        for c in 1..=70 {
+            cases.push(DwParams::new(4, 5, c, shape, [kh / 2, kw / 2, kh / 2, kw / 2], next()));
+        }
+        // Padding wider than the kernel: whole rows and columns of windows in the padding.
+        for pad in [[kh + 1, 0, 0, kw + 2], [2 * kh, kw + 3, kh + 4, 2 * kw], [0, 2 * kw, kh + 1, 0]] {
+            cases.push(DwParams::new(4, 5, 40, shape, pad, next()));
+        }
         // Wide layers, and no channels at all.
         for c in [255, 256, 257, 960, 0] {
             cases.push(DwParams::new(5, 6, c, shape, [kh / 2, kw / 2, kh / 2, kw / 2], next()));

@@ -175,7 +175,7 @@ impl Kernel for QsGemm {
         }
         // Every reduction tail of the 4-wide group and the 16-byte NEON chunk, and the AVX2
         // 512-byte reduction chunk's boundaries.
-        let ks = (0..=20).chain([31, 32, 33, 63, 64, 65, 127, 128, 129, 511, 512, 513, 1023, 1024, 1025, 2048]);
+        let ks = (0..=40).chain([47, 48, 49, 63, 64, 65, 127, 128, 129, 511, 512, 513, 1023, 1024, 1025, 2048]);
         for k in ks {
             for (r, n) in [(1, 1), (3, 17), (6, 16), (7, 33), (12, 64), (13, 129), (2, 130)] {
                 cases.push(GemmParams::new(r, k, n, next()));

@@ -191,10 +191,13 @@ pub fn family<K: Kernel>(name: &str, family: &str, cases: Vec<K::Params>) {
     report(name, family, cases.len());
 }
 
-/// Runs the generated proptest: [`Kernel::RANDOM_CASES`] random cases (failures shrink,
-/// and their seeds are kept in `tests/kernels.proptest-regressions`).
+/// Runs the generated proptest: [`Kernel::RANDOM_CASES`] random cases, or as many as
+/// `PROPTEST_CASES` says (for long runs). Failures shrink, and their seeds are kept in
+/// `tests/kernels.proptest-regressions` and replayed first.
 pub fn random<K: Kernel>(name: &str, source_file: &'static str) {
-    let config = Config { cases: K::RANDOM_CASES, source_file: Some(source_file), ..Config::default() };
+    let defaults = Config::default();
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() { defaults.cases } else { K::RANDOM_CASES };
+    let config = Config { cases, source_file: Some(source_file), ..defaults };
     let count = Cell::new(0usize);
     let result = TestRunner::new(config).run(&K::random(), |p| {
         let i = count.get();
