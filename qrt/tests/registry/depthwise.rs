@@ -26,6 +26,9 @@ pub struct DwParams {
     pub c: usize,
     pub shape: Shape,
     pub pad: [usize; 4],
+    /// Output rows and columns left out at the bottom and right (the kernel takes the output
+    /// size as given, so it may be smaller than the padded input allows).
+    pub crop: [usize; 2],
     pub z_in: i32,
     pub out: OutputQuant,
     pub scales: Scales,
@@ -42,6 +45,7 @@ impl DwParams {
             c,
             shape,
             pad,
+            crop: [0, 0],
             z_in: 5,
             out: OutputQuant { zero_point: -2, ..FULL },
             scales: Scales::Typical,
@@ -55,7 +59,9 @@ impl DwParams {
     fn out_size(&self) -> (usize, usize) {
         let (kh, kw, sh, sw) = self.shape;
         let size = |len: usize, k: usize, s: usize| if len < k { 0 } else { (len - k) / s + 1 };
-        (size(self.h + self.pad[0] + self.pad[2], kh, sh), size(self.w + self.pad[1] + self.pad[3], kw, sw))
+        let out_h = size(self.h + self.pad[0] + self.pad[2], kh, sh);
+        let out_w = size(self.w + self.pad[1] + self.pad[3], kw, sw);
+        (out_h.saturating_sub(self.crop[0]), out_w.saturating_sub(self.crop[1]))
     }
 }
 
@@ -227,6 +233,14 @@ fn edge_shapes(shapes: &[Shape]) -> Vec<DwParams> {
         for pad in [[kh + 1, 0, 0, kw + 2], [2 * kh, kw + 3, kh + 4, 2 * kw], [0, 2 * kw, kh + 1, 0]] {
             cases.push(DwParams::new(4, 5, 40, shape, pad, next()));
         }
+        // Outputs smaller than the padded input allows: the last input rows and columns,
+        // or the right padding, unread.
+        for crop in [[0, 1], [1, 0], [2, 3], [0, 4], [3, 5]] {
+            for (h, w, c) in [(7, 10, 24), (6, 9, 20), (6, 8, 64), (5, 11, 7)] {
+                let p = DwParams::new(h, w, c, shape, [kh / 2, kw / 2, kh / 2, kw / 2], next());
+                cases.push(DwParams { crop, ..p });
+            }
+        }
         // Wide layers, and no channels at all.
         for c in [255, 256, 257, 960, 0] {
             cases.push(DwParams::new(5, 6, c, shape, [kh / 2, kw / 2, kh / 2, kw / 2], next()));
@@ -319,7 +333,8 @@ fn random(shapes: &'static [Shape]) -> BoxedStrategy<DwParams> {
             let shape = shapes[s];
             // Padding up to the kernel's size on each side.
             let pad = [pad[0] % (shape.0 + 1), pad[1] % (shape.1 + 1), pad[2] % (shape.0 + 1), pad[3] % (shape.1 + 1)];
-            DwParams { h, w, c, shape, pad, z_in: z_in as i32, out, scales, values, bias, seed }
+            let crop = [(seed % 7) as usize / 5, (seed % 11) as usize / 8];
+            DwParams { h, w, c, shape, pad, crop, z_in: z_in as i32, out, scales, values, bias, seed }
         })
         .boxed()
 }

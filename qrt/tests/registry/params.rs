@@ -14,7 +14,7 @@ pub const FULL: OutputQuant = OutputQuant { zero_point: 0, min: -128, max: 127 }
 /// Zero points at both ends of int8, and 0.
 pub const ZERO_POINTS: [i32; 3] = [-128, 0, 127];
 
-/// Clamps: the full range, ReLU (both signs), ReLU6-like, narrow ranges at each end,
+/// Clamps: the full range, ReLU and its mirror image, ReLU6-like, narrow ranges at each end,
 /// `min == max` at the bottom, the middle and the top, and inverted (`min > max`, where
 /// the definition gives `max`).
 pub const CLAMPS: [(i8, i8); 11] = [
