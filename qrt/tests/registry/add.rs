@@ -8,7 +8,7 @@ use qrt::cpu::Backend;
 use qrt::requant::OutputQuant;
 
 use super::params::*;
-use super::{guarded, inner, model, Kernel, Shifted};
+use super::{guarded, inner, model, Kernel, Placed};
 use crate::common::Rng;
 
 /// How the constants are given.
@@ -63,8 +63,8 @@ impl AddParams {
 
 pub struct AddCase {
     p: Add,
-    a: Shifted<i8>,
-    b: Shifted<i8>,
+    a: Placed<i8>,
+    b: Placed<i8>,
     out_at: usize,
 }
 
@@ -101,7 +101,7 @@ impl Kernel for Vadd {
         };
         let p2 =
             Add { len, a_zero_point: p.z_a, a_multiplier, b_zero_point: p.z_b, b_multiplier, shift, output: p.out };
-        AddCase { p: p2, a: Shifted::new(a, p.offsets[0]), b: Shifted::new(b, p.offsets[1]), out_at: p.offsets[2] }
+        AddCase { p: p2, a: Placed::new(a, p.offsets[0]), b: Placed::new(b, p.offsets[1]), out_at: p.offsets[2] }
     }
 
     fn definition(c: &AddCase, poison: i8) -> Vec<i8> {

@@ -12,7 +12,7 @@ use qrt::requant::{ChannelQuant, OutputQuant};
 
 use super::model::{self, Channels, Window};
 use super::params::*;
-use super::{guarded, inner, Kernel, Shifted};
+use super::{guarded, inner, Kernel, Placed};
 use crate::common::Rng;
 
 /// `(kernel_h, kernel_w, stride_h, stride_w)`.
@@ -67,7 +67,7 @@ impl DwParams {
 
 pub struct DwCase {
     p: Depthwise,
-    input: Shifted<i8>,
+    input: Placed<i8>,
     weights: Vec<i8>,
     packed: Vec<i8>,
     bias: Vec<i32>,
@@ -113,7 +113,7 @@ fn build(d: &DwParams) -> DwCase {
     let mut packed = vec![0; depthwise::packed_len(kh, kw, d.c)];
     depthwise::pack(&weights, kh, kw, d.c, &mut packed);
     let at = (d.seed % 53) as usize;
-    DwCase { p, input: Shifted::new(input, at), weights, packed, bias, raw_bias, multiplier, shift }
+    DwCase { p, input: Placed::new(input, at), weights, packed, bias, raw_bias, multiplier, shift }
 }
 
 /// The tests every depthwise entry shares, over its kernel shapes.

@@ -13,7 +13,7 @@ use qrt::requant::{ChannelQuant, OutputQuant};
 
 use super::model::{self, Channels, Window};
 use super::params::*;
-use super::{guarded, inner, on_forced, pool, Kernel, Shifted};
+use super::{guarded, inner, on_forced, pool, Kernel, Placed};
 use crate::common::Rng;
 
 /// Scratch for the bands.
@@ -78,7 +78,7 @@ impl FusedParams {
 
 pub struct FusedCase {
     p: ExpandDepthwise,
-    input: Shifted<i8>,
+    input: Placed<i8>,
     z_in: i32,
     gemm_weights: Vec<i8>,
     gemm_packed: Vec<i8>,
@@ -160,7 +160,7 @@ impl Kernel for ExpandDwconv {
         };
         FusedCase {
             p: pair,
-            input: Shifted::new(input, (p.seed % 29) as usize),
+            input: Placed::new(input, (p.seed % 29) as usize),
             z_in: p.z_in,
             gemm_weights,
             gemm_packed,

@@ -10,7 +10,7 @@ use qrt::requant::OutputQuant;
 
 use super::model::{self, Channels};
 use super::params::*;
-use super::{guarded, inner, strided_len, Kernel, Shifted};
+use super::{guarded, inner, strided_len, Kernel, Placed};
 use crate::common::Rng;
 
 /// One GEMM case.
@@ -52,7 +52,7 @@ impl GemmParams {
 
 pub struct GemmCase {
     p: Gemm,
-    input: Shifted<i8>,
+    input: Placed<i8>,
     weights: Vec<i8>,
     packed: Vec<i8>,
     bias: Vec<i32>,
@@ -101,7 +101,7 @@ impl Kernel for QsGemm {
         let at = (p.seed % 61) as usize;
         GemmCase {
             p: g,
-            input: Shifted::new(input, at),
+            input: Placed::new(input, at),
             weights,
             packed,
             bias,

@@ -12,7 +12,7 @@ use qrt::requant::OutputQuant;
 
 use super::model::{self, Channels, Window};
 use super::params::*;
-use super::{guarded, inner, on_forced, pool, strided_len, Kernel, Shifted};
+use super::{guarded, inner, on_forced, pool, strided_len, Kernel, Placed};
 use crate::common::Rng;
 
 /// Scratch for the bands.
@@ -76,7 +76,7 @@ impl ConvParams {
 
 pub struct ConvCase {
     p: Im2colGemm,
-    input: Shifted<i8>,
+    input: Placed<i8>,
     weights: Vec<i8>,
     packed: Vec<i8>,
     bias: Vec<i32>,
@@ -153,7 +153,7 @@ impl Kernel for QsIm2colGemm {
         let at = (p.seed % 37) as usize;
         ConvCase {
             p: conv,
-            input: Shifted::new(input, at),
+            input: Placed::new(input, at),
             weights,
             packed,
             bias,

@@ -15,6 +15,7 @@ pub mod gemm;
 pub mod im2col_gemm;
 pub mod model;
 pub mod params;
+pub mod placed;
 pub mod quantize;
 
 use std::cell::Cell;
@@ -25,6 +26,8 @@ use proptest::strategy::BoxedStrategy;
 use proptest::test_runner::{Config, TestRunner};
 use qrt::cpu::{self, Backend};
 use qrt::threads::Pool;
+
+pub use placed::Placed;
 
 /// One kernel under test.
 ///
@@ -42,8 +45,10 @@ pub trait Kernel {
     /// Proptest cases per run (kept small enough for qemu).
     const RANDOM_CASES: u32;
 
+    /// Draws the case's inputs, weights and constants (from `p`'s seed) and packs them.
     fn build(p: &Self::Params) -> Self::Case;
-    /// The scalar definition's output buffer (see [`guarded`]).
+    /// The scalar definition's output buffer (see [`guarded`]); bytes it does not write
+    /// keep `poison`.
     fn definition(case: &Self::Case, poison: i8) -> Vec<i8>;
     /// The independent model's output buffer, when there is one.
     fn reference(case: &Self::Case, poison: i8) -> Option<Vec<i8>>;
@@ -62,7 +67,9 @@ pub trait Kernel {
     fn multiplier_extremes() -> Vec<Self::Params>;
     /// Clamps at both ends: full range, narrow, `min == max`, inverted.
     fn clamps() -> Vec<Self::Params>;
-    /// Constants that differ from channel to channel, and the same for all.
+    /// Constants that differ from channel to channel, and the same for all. (The default,
+    /// no cases, fails the generated test: only a kernel declared `without per_channel`
+    /// may keep it.)
     fn per_channel() -> Vec<Self::Params> {
         Vec::new()
     }
@@ -90,25 +97,6 @@ pub fn strided_len(rows: usize, stride: usize, width: usize) -> usize {
         0
     } else {
         (rows - 1) * stride + width
-    }
-}
-
-/// A slice stored at an offset into its buffer, so that cases vary its alignment.
-#[derive(Clone, Debug)]
-pub struct Shifted<T> {
-    buf: Vec<T>,
-    at: usize,
-}
-
-impl<T: Clone + Default> Shifted<T> {
-    pub fn new(data: Vec<T>, at: usize) -> Shifted<T> {
-        let mut buf = vec![T::default(); at];
-        buf.extend(data);
-        Shifted { buf, at }
-    }
-
-    pub fn get(&self) -> &[T] {
-        &self.buf[self.at..]
     }
 }
 

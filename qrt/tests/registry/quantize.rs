@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use qrt::cpu::Backend;
 use qrt::quant;
 
-use super::{guarded, inner, model, Kernel, Shifted};
+use super::{guarded, inner, model, Kernel, Placed};
 use crate::common::Rng;
 
 /// The inputs' values.
@@ -47,7 +47,7 @@ impl QuantParams {
 
 pub struct QuantCase {
     p: QuantParams,
-    input: Shifted<f32>,
+    input: Placed<f32>,
 }
 
 pub struct Quantize;
@@ -104,7 +104,7 @@ impl Kernel for Quantize {
 
     fn build(p: &QuantParams) -> QuantCase {
         let mut rng = Rng::new(p.seed);
-        QuantCase { input: Shifted::new(floats(&mut rng, p), p.offsets.0), p: p.clone() }
+        QuantCase { input: Placed::new(floats(&mut rng, p), p.offsets.0), p: p.clone() }
     }
 
     fn definition(c: &QuantCase, poison: i8) -> Vec<i8> {
