@@ -64,7 +64,7 @@ run() {
     local tests backends
     tests=$(awk '/^test result: ok\./ { n += $4 } END { print n + 0 }' "$log")
     backends=$(sed -n 's/^backends available: //p' "$log" | head -n 1)
-    grep -E '^(backends available|gemm backends tested|[a-z_0-9]+: [0-9]+ cases, each on)' "$log" || true
+    grep -E '^(backends available|gemm backends tested|[a-z_0-9:]+: [0-9]+ cases, each on)' "$log" || true
     echo "$tests tests passed $(elapsed "$t")"
     summary+=("$label (QEMU_CPU=$cpu): $tests tests passed; backends: $backends")
     rm -f "$log"
