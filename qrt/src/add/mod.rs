@@ -13,7 +13,7 @@
 //! < 2^8`; with `m_a < 2^21` each product is below `2^29` in magnitude, their sum below
 //! `2^30`, and adding the rounding term `2^(s-1) <= 2^29` stays below `2^31`.
 //!
-//! The scalar loop ([`add_scalar`]) is the definition; the AVX2 and AVX-512 paths compute
+//! The scalar loop ([`add_scalar`]) is the definition; the AVX2, AVX-512 and NEON paths compute
 //! the same integers in 32-bit lanes and return the same bytes. [`add`] runs the backend
 //! chosen by [`crate::cpu::backend`]; [`add_on`] runs a given one (tests and benchmarks).
 
