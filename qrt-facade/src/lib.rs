@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Features: `std` (run-time CPU detection, the thread pool, and the generated `Model`
-//! type; without it a generated module offers `run_with_arena` only) and `macros`.
+//! type; without it a generated module offers `ArenaModel` and `run_with_arena` over a
+//! caller-supplied arena) and `macros`.
 
 #![no_std]
 #![forbid(unsafe_code)]
