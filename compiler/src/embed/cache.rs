@@ -197,7 +197,7 @@ pub fn prune(root: &Path, model: &str, policy: &Policy, now: SystemTime) -> usiz
             retire.push(path);
         }
     }
-    group.sort_by(|a, b| b.0.cmp(&a.0));
+    group.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
     for (i, (used, path)) in group.into_iter().enumerate() {
         if (i >= policy.keep || age(used) > policy.max_age) && age(used) > policy.grace {
             retire.push(path);
