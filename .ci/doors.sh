@@ -2,7 +2,9 @@
 # The build-time doors: builds and runs examples/macro (qrt::quantize_model!) and
 # examples/build-rs (qforge::Builder) on the digits test split, and checks that each one's
 # int8 accuracy equals the compiler's, and its outputs equal the compiler's simulator byte
-# for byte (qforge eval --crate-output).
+# for byte (qforge eval --crate-output). Then builds examples/macro-no-std, a #![no_std]
+# library using the macro, for Cortex-M (thumbv7em-none-eabihf; the rustup target is
+# installed here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -35,4 +37,9 @@ for example in macro build-rs; do
     "$qforge" eval "$here/digits.onnx" --calib "$here/calib.npy" --data "$here/test_x.npy" \
         --crate-output "$work/$example.npy" | grep 'byte-identical'
 done
-echo "ok (the macro's diagnostics run with cargo test --workspace)"
+
+step "examples/macro-no-std: the macro in a #![no_std] library, built for thumbv7em-none-eabihf"
+rustup target add thumbv7em-none-eabihf
+cargo build --release --quiet -p qforge-example-macro-no-std --target thumbv7em-none-eabihf
+echo "built target/thumbv7em-none-eabihf/release/libqforge_example_macro_no_std.rlib"
+echo "ok (the macro's diagnostics and the no_std library's host test run with cargo test --workspace)"

@@ -29,7 +29,7 @@ use syn::{Ident, Lit, LitStr, Token, Visibility};
 /// - `observer = "minmax"` (default) or `"percentile"`, with `percentile = 99.99`;
 /// - `max_ram = N`, `max_flash = N`: fail when the arena or the weights exceed `N` bytes.
 ///
-/// The module has the API of an emitted crate's `lib.rs` (`Model`, `run_with_arena`,
+/// The module has the API of an emitted crate's `lib.rs` (`Model`, `ArenaModel`, `run_with_arena`,
 /// `INPUT_SHAPE`, `ARENA_BYTES`, ...). The weights are embedded with `include_bytes!` from
 /// the compile cache under the target folder; editing an input file recompiles.
 #[proc_macro]

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Features: `std` (run-time CPU detection, the thread pool, and the generated `Model`
-//! type; without it a generated module offers `run_with_arena` only) and `macros`.
+//! type; without it a generated module offers `ArenaModel` and `run_with_arena` over a
+//! caller-supplied arena) and `macros`.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -19,6 +20,13 @@ pub use qrt_core::*;
 
 #[cfg(feature = "macros")]
 pub use qforge_macros::quantize_model;
+
+/// The standard library, as generated modules reach it (`::qrt::__std::vec::Vec`): their
+/// `Model` type follows this crate's `std` feature, which may be on for a `#![no_std]` user
+/// crate (another crate in the same build asked for it), and there `::std` is not in scope.
+#[doc(hidden)]
+#[cfg(feature = "std")]
+pub extern crate std as __std;
 
 /// Emits its items when this crate's `std` feature is on (generated modules put their
 /// `Model` type, which owns a `Vec`, behind it).

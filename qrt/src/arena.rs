@@ -1,6 +1,18 @@
 //! Safe views into the activation arena: one mutable output region (and, for fused
 //! layers, one mutable scratch region) and read-only inputs that lie entirely outside
 //! them (the planner guarantees they never overlap).
+//!
+//! The arena is `[i8]`; [`bytes_as_i8`] lets a caller supply it as bytes (`[u8]`), the
+//! usual type of a buffer a linker script or an allocator hands out.
+
+/// The same memory viewed as `i8`: how a caller-supplied `&mut [u8]` arena becomes the
+/// `&mut [i8]` the layers work on. No copy; the borrow carries over.
+pub fn bytes_as_i8(bytes: &mut [u8]) -> &mut [i8] {
+    let len = bytes.len();
+    // SAFETY: `i8` and `u8` have the same size and alignment and every bit pattern is valid
+    // for both; the pointer and length describe `bytes`, whose unique borrow is returned.
+    unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<i8>(), len) }
+}
 
 /// The arena split around one output region (and possibly a scratch region).
 pub struct Split<'a> {

@@ -61,3 +61,14 @@ fn scratch_over_the_output_panics() {
     let mut arena = [0i8; 12];
     qrt::arena::split_with_scratch(&mut arena, 2, 3, 4, 2);
 }
+
+#[test]
+fn a_byte_buffer_is_the_same_memory_as_i8() {
+    let mut bytes = [0u8, 1, 127, 128, 200, 255];
+    let arena = qrt::arena::bytes_as_i8(&mut bytes);
+    assert_eq!(arena, [0, 1, 127, -128, -56, -1]);
+    arena[1] = -2;
+    arena[5] = 5;
+    assert_eq!(bytes, [0, 254, 127, 128, 200, 5]);
+    assert!(qrt::arena::bytes_as_i8(&mut []).is_empty());
+}

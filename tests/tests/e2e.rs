@@ -200,6 +200,38 @@ fn int8_and_float_entry_points_agree() {
 fn an_arena_model_refuses_a_short_arena() {
     let mut short = [0i8; 1];
     assert_eq!(ArenaModel::new(&mut short).err(), Some(Error::ArenaTooSmall { expected: ARENA_BYTES, actual: 1 }));
+    let mut short = vec![0u8; ARENA_BYTES - 1];
+    let want = Some(Error::ArenaTooSmall { expected: ARENA_BYTES, actual: ARENA_BYTES - 1 });
+    assert_eq!(ArenaModel::from_bytes(&mut short).err(), want);
+    let mut out = [0f32; OUTPUT_LEN];
+    assert_eq!(run_with_byte_arena(&mut short, &[0.0; INPUT_LEN], &mut out).err(), want);
+}
+
+#[test]
+fn a_byte_arena_gives_the_owned_models_bytes() {
+    let mut m = Model::new();
+    // A `&'static mut [u8]`, as a no_std caller holds a placed static, and a borrowed one;
+    // both start dirty (0xa5) so nothing depends on a zeroed arena.
+    let placed: &'static mut [u8] = Box::leak(vec![0xa5u8; ARENA_BYTES].into_boxed_slice());
+    let mut held = ArenaModel::from_bytes(placed).unwrap();
+    let mut heap = vec![0xa5u8; ARENA_BYTES + 3];
+    for seed in 0..4 {
+        let input: Vec<f32> = (0..INPUT_LEN).map(|i| ((i * 7 + seed * 13) % 23) as f32 / 22.0).collect();
+        let q: Vec<i8> = (0..INPUT_LEN).map(|i| ((i * 31 + seed * 5) % 256) as u8 as i8).collect();
+        let (mut want, mut want_q) = ([0f32; OUTPUT_LEN], [0i8; OUTPUT_LEN]);
+        m.run(&input, &mut want).unwrap();
+        m.run_int8(&q, &mut want_q).unwrap();
+        let (mut got, mut got_q) = ([0f32; OUTPUT_LEN], [0i8; OUTPUT_LEN]);
+        held.run(&input, &mut got).unwrap();
+        held.run_int8(&q, &mut got_q).unwrap();
+        assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits), "ArenaModel::from_bytes, sample {seed}");
+        assert_eq!(want_q, got_q, "ArenaModel::from_bytes (int8), sample {seed}");
+        let (mut free, mut free_q) = ([0f32; OUTPUT_LEN], [0i8; OUTPUT_LEN]);
+        run_with_byte_arena(&mut heap, &input, &mut free).unwrap();
+        run_int8_with_byte_arena(&mut heap, &q, &mut free_q).unwrap();
+        assert_eq!(want.map(f32::to_bits), free.map(f32::to_bits), "run_with_byte_arena, sample {seed}");
+        assert_eq!(want_q, free_q, "run_int8_with_byte_arena, sample {seed}");
+    }
 }
 "#;
 

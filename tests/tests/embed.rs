@@ -113,3 +113,33 @@ fn builder_writes_the_module_and_its_weights() {
         .expect_err("no ranges");
     assert!(e.to_string().contains("exactly one of .calibration() and .stats()"), "{e}");
 }
+
+#[test]
+fn a_compile_that_misses_prunes_the_models_least_recently_used_entries() {
+    let cache = scratch("prune");
+    let dir = scratch("prune-inputs");
+    let stats = dir.join("stats.json");
+    let original = std::fs::read_to_string(root().join("tests/golden/digits/stats.json")).expect("stats");
+    let opts = options(stats.to_str().expect("utf-8 path"));
+    // Ten versions of the statistics (a widened range each), so ten entries of one model.
+    let mut entries = Vec::new();
+    for i in 0..10 {
+        std::fs::write(&stats, original.replacen("\"max\": ", &format!("\"max\": {}", i + 1), 1)).expect("edit");
+        let compiled = embed::compile(&opts, &cache).expect("compile");
+        assert!(!compiled.cache_hit);
+        entries.push(compiled.blob.parent().expect("entry folder").to_path_buf());
+    }
+    assert!(entries.iter().all(|e| e.is_dir()), "nothing is pruned within the hour of grace");
+    // Version i was last used (12 - i) hours ago, all past the hour of grace.
+    for (i, entry) in entries.iter().enumerate() {
+        let used = std::time::SystemTime::now() - std::time::Duration::from_secs(3600 * (12 - i as u64));
+        let mark = std::fs::File::options().write(true).open(entry.join("used")).expect("the entry's use mark");
+        mark.set_modified(used).expect("backdate");
+    }
+    // One more version: a miss, which prunes the model's entries down to the 8 most recent.
+    std::fs::write(&stats, &original).expect("restore");
+    let newest = embed::compile(&opts, &cache).expect("compile");
+    assert!(newest.blob.is_file());
+    let kept: Vec<bool> = entries.iter().map(|e| e.is_dir()).collect();
+    assert_eq!(kept, [false, false, false, true, true, true, true, true, true, true]);
+}

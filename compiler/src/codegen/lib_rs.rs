@@ -104,9 +104,21 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
             run_i8(arena, input, output, qrt::par::Par::single())
         }
 
+        /// Like [`run_with_arena`], with the arena as bytes: a `&mut [u8]` of at least
+        /// `ARENA_BYTES` (e.g. a `static mut [u8; ARENA_BYTES]` or a buffer from an allocator).
+        pub fn run_with_byte_arena(arena: &mut [u8], input: &[f32], output: &mut [f32]) -> Result<(), Error> {
+            run_f32(qrt::arena::bytes_as_i8(arena), input, output, qrt::par::Par::single())
+        }
+
+        /// Like [`run_int8_with_arena`], with the arena as bytes (at least `ARENA_BYTES`).
+        pub fn run_int8_with_byte_arena(arena: &mut [u8], input: &[i8], output: &mut [i8]) -> Result<(), Error> {
+            run_i8(qrt::arena::bytes_as_i8(arena), input, output, qrt::par::Par::single())
+        }
+
         /// The model over a caller-supplied arena: the `no_std` way to hold a model without an
-        /// allocator. The arena (at least `ARENA_BYTES`, checked once here) can be a
-        /// `&'static mut [i8; ARENA_BYTES]` in a `static` the caller places, or any borrowed
+        /// allocator. The arena (at least `ARENA_BYTES`, checked once here) is `[i8]`
+        /// ([`ArenaModel::new`]) or bytes ([`ArenaModel::from_bytes`]): a
+        /// `&'static mut [u8; ARENA_BYTES]` in a `static` the caller places, or any borrowed
         /// slice. Runs on the calling thread.
         pub struct ArenaModel<'a> {
             arena: &'a mut [i8],
@@ -120,6 +132,12 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
                     return Err(Error::ArenaTooSmall { expected: ARENA_BYTES, actual });
                 }
                 Ok(ArenaModel { arena })
+            }
+
+            /// Takes the arena as bytes; `Err(Error::ArenaTooSmall)` if it is shorter than
+            /// `ARENA_BYTES`.
+            pub fn from_bytes(arena: &'a mut [u8]) -> Result<Self, Error> {
+                Self::new(qrt::arena::bytes_as_i8(arena))
             }
 
             /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
@@ -304,6 +322,8 @@ pub fn step_names(p: &Program) -> Vec<Ident> {
         "forward",
         "run_with_arena",
         "run_int8_with_arena",
+        "run_with_byte_arena",
+        "run_int8_with_byte_arena",
         "run_f32",
         "run_i8",
         "run_profiled",

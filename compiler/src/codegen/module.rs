@@ -1,7 +1,8 @@
 //! A model as a module of the user's own crate (the `quantize_model!` and build.rs doors):
 //! the same items as the emitted crate's `lib.rs` (one generator, [`model_items`]), with
 //! every runtime path absolute (`::qrt::...`, the `qrt` the user's crate depends on) and the
-//! `Model` type following `qrt`'s `std` feature.
+//! `Model` type following `qrt`'s `std` feature (reaching `std` through `qrt`, so a
+//! `#![no_std]` crate builds whichever way that feature is unified).
 
 use super::lib_rs::{model_items, Paths, StdGate};
 use super::{header_docs, Provenance};
@@ -45,8 +46,10 @@ pub fn wrap_module(
     }
 }
 
-/// Makes every path that starts at `qrt` or `std` absolute (`::qrt::x`), so a module in
-/// the user's crate reaches the crates, whatever the user's own items are called.
+/// Makes every path that starts at `qrt` absolute (`::qrt::x`), so a module in the user's
+/// crate reaches the runtime whatever the user's own items are called, and sends paths that
+/// start at `std` through it (`::qrt::__std::x`): the items that use `std` follow `qrt`'s
+/// `std` feature, which can be on in a `#![no_std]` crate that has no `::std` of its own.
 fn absolute_paths(code: TokenStream) -> TokenStream {
     let tokens: Vec<TokenTree> = code.into_iter().collect();
     let mut out = Vec::with_capacity(tokens.len() + 16);
@@ -60,6 +63,10 @@ fn absolute_paths(code: TokenStream) -> TokenStream {
             }
             TokenTree::Ident(id) if (id == "qrt" || id == "std") && is_path_sep(&tokens, i + 1) => {
                 let after_sep = i >= 2 && is_path_sep(&tokens, i - 2);
+                if !after_sep && id == "std" {
+                    out.extend(quote!(::qrt::__std));
+                    continue;
+                }
                 if !after_sep {
                     out.push(TokenTree::Punct(proc_macro2::Punct::new(':', Spacing::Joint)));
                     out.push(TokenTree::Punct(proc_macro2::Punct::new(':', Spacing::Alone)));
@@ -86,7 +93,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_from_qrt_and_std_become_absolute_and_others_do_not() {
+    fn paths_from_qrt_become_absolute_std_goes_through_qrt_and_others_stay() {
         let code = quote! {
             pub use qrt::Error;
             fn f() -> qrt::par::Par<'static> { let v: std::vec::Vec<i8> = std::vec![]; ::qrt::par::Par::single() }
@@ -94,7 +101,7 @@ mod tests {
         };
         let want = quote! {
             pub use ::qrt::Error;
-            fn f() -> ::qrt::par::Par<'static> { let v: ::std::vec::Vec<i8> = ::std::vec![]; ::qrt::par::Par::single() }
+            fn f() -> ::qrt::par::Par<'static> { let v: ::qrt::__std::vec::Vec<i8> = ::qrt::__std::vec![]; ::qrt::par::Par::single() }
             fn g(qrt: u8) -> u8 { my::qrt::x(qrt) }
         };
         assert_eq!(absolute_paths(code).to_string(), want.to_string());

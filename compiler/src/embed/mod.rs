@@ -4,9 +4,9 @@
 //! Both doors describe the job as [`Options`] and call [`compile`], which runs the same
 //! pipeline as `qforge compile` and renders the module with the same generator as the
 //! emitted crate's `lib.rs` ([`crate::codegen::module_body`]). Results are cached by content
-//! (see [`cache`]), so an unchanged model is not recompiled. Errors are [`EmbedError`]s:
-//! one line, with paths as the user wrote them, naming the option they concern so the macro
-//! can point at it.
+//! (see [`cache`], which also says how the cache is pruned), so an unchanged model is not
+//! recompiled. Errors are [`EmbedError`]s: one line, with paths as the user wrote them,
+//! naming the option they concern so the macro can point at it.
 
 mod builder;
 pub mod cache;
@@ -236,7 +236,9 @@ pub fn compile(opts: &Options, cache_root: &Path) -> Result<Compiled, EmbedError
         return Ok(Compiled { body, blob: entry.blob(), cache_hit: true });
     }
     let (body, blob) = compile_fresh(opts)?;
-    entry.write(&body, &blob).map_err(|e| EmbedError { arg: None, message: e.to_string() })?;
+    let model = opts.model.path.display().to_string();
+    entry.write(&body, &blob, &model).map_err(|e| EmbedError { arg: None, message: e.to_string() })?;
+    cache::prune(cache_root, &model, &cache::Policy::DEFAULT, std::time::SystemTime::now());
     Ok(Compiled { body, blob: entry.blob(), cache_hit: false })
 }
 

@@ -48,9 +48,9 @@ fn fail(w: &mut impl Write, msg: core::fmt::Arguments<'_>) -> core::fmt::Result 
 }
 
 /// Runs the test images through the model in `arena` and writes one line per image.
-fn report(arena: &mut [i8], w: &mut impl Write) -> core::fmt::Result {
+fn report(arena: &mut [u8], w: &mut impl Write) -> core::fmt::Result {
     writeln!(w, "digits int8: arena {ARENA_BYTES} bytes (static, RAM), weights {WEIGHT_BYTES} bytes (flash)")?;
-    let mut model = match ArenaModel::new(arena) {
+    let mut model = match ArenaModel::from_bytes(arena) {
         Ok(m) => m,
         Err(e) => return fail(w, format_args!("{e:?}")),
     };
@@ -86,7 +86,7 @@ mod device {
     fn main() -> ! {
         // cortex-m-rt turns an entry function's `static mut` into a `&'static mut`: the arena
         // is a static in `.bss` (add `#[link_section = "..."]` to place it elsewhere).
-        static mut ARENA: [i8; ARENA_BYTES] = [0; ARENA_BYTES];
+        static mut ARENA: [u8; ARENA_BYTES] = [0; ARENA_BYTES];
         let ok = match hio::hstdout() {
             Ok(mut out) => super::report(ARENA, &mut out).is_ok(),
             Err(()) => false,
@@ -102,7 +102,7 @@ mod device {
 #[cfg(not(target_os = "none"))]
 fn main() {
     eprintln!("host kernels: {}", qrt::cpu::backend().name());
-    let mut arena = vec![0i8; ARENA_BYTES];
+    let mut arena = vec![0u8; ARENA_BYTES];
     let mut text = String::new();
     let ok = report(&mut arena, &mut text).is_ok();
     print!("{text}");

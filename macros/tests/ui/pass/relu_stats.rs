@@ -15,5 +15,11 @@ fn main() {
     let mut again = [0.0f32; relu::OUTPUT_LEN];
     relu::run_with_arena(&mut arena, &[-1.0, 0.0, 0.5, 1.0], &mut again).expect("run_with_arena");
     assert_eq!(out, again);
+    // The same through a byte arena.
+    let mut bytes = vec![0xffu8; relu::ARENA_BYTES];
+    let mut held = relu::ArenaModel::from_bytes(&mut bytes).expect("from_bytes");
+    let mut third = [0.0f32; relu::OUTPUT_LEN];
+    held.run(&[-1.0, 0.0, 0.5, 1.0], &mut third).expect("ArenaModel::run");
+    assert_eq!(out, third);
     assert!(model.run(&[0.0; 3], &mut out).is_err(), "a wrong input length is an error");
 }
