@@ -312,59 +312,7 @@ fn zero_points_outside_the_fast_form() {
     Case::new(5, 20, 40, 0, 0, OutputQuant { zero_point: 3, min: 10, max: -10 }, 9).check();
 }
 
-/// Buffers that end exactly where an inaccessible page begins, so that a kernel reading
-/// or writing one byte past a slice faults instead of passing.
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-mod guarded {
-    use core::ffi::c_void;
-
-    extern "C" {
-        fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, offset: i64) -> *mut c_void;
-        fn mprotect(addr: *mut c_void, len: usize, prot: i32) -> i32;
-        fn munmap(addr: *mut c_void, len: usize) -> i32;
-    }
-
-    const PAGE: usize = 4096;
-    const PROT_NONE: i32 = 0;
-    const PROT_READ_WRITE: i32 = 3;
-    const MAP_PRIVATE_ANONYMOUS: i32 = 0x02 | 0x20;
-
-    pub struct Guarded {
-        base: *mut u8,
-        total: usize,
-        len: usize,
-    }
-
-    impl Guarded {
-        pub fn new(len: usize) -> Guarded {
-            let data = len.div_ceil(PAGE).max(1) * PAGE;
-            let total = data + PAGE;
-            // SAFETY: a fresh private anonymous mapping; the last page is then made
-            // inaccessible. Both calls are checked.
-            unsafe {
-                let base = mmap(core::ptr::null_mut(), total, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0);
-                assert!(base as isize != -1, "mmap failed");
-                assert_eq!(mprotect(base.cast::<u8>().add(data).cast(), PAGE, PROT_NONE), 0, "mprotect failed");
-                Guarded { base: base.cast(), total, len }
-            }
-        }
-
-        pub fn slice(&mut self) -> &mut [i8] {
-            // SAFETY: the `len` bytes before the guard page are mapped read-write and
-            // borrowed through `self`.
-            unsafe { core::slice::from_raw_parts_mut(self.base.add(self.total - PAGE - self.len).cast(), self.len) }
-        }
-    }
-
-    impl Drop for Guarded {
-        fn drop(&mut self) {
-            // SAFETY: unmaps the mapping made in `new`.
-            unsafe { munmap(self.base.cast(), self.total) };
-        }
-    }
-}
-
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 #[test]
 fn slices_ending_at_a_guard_page() {
     // The last row's K tail (1..3 bytes past a multiple of 4) and the last row's N tail
@@ -377,9 +325,9 @@ fn slices_ending_at_a_guard_page() {
                 for (in_pad, out_pad) in [(0, 0), (3, 2)] {
                     seed += 1;
                     let case = Case::new(rows, k, n, in_pad, out_pad, FULL, seed);
-                    let mut input = guarded::Guarded::new(case.input.len());
+                    let mut input = common::guard::Guarded::new(case.input.len());
                     input.slice().copy_from_slice(&case.input);
-                    let mut output = guarded::Guarded::new((rows - 1) * case.p.output_stride + n);
+                    let mut output = common::guard::Guarded::new((rows - 1) * case.p.output_stride + n);
                     case.check_with(input.slice(), output.slice());
                 }
             }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+pub mod guard;
+
 /// SplitMix64: a tiny, seedable generator so table tests are reproducible.
 pub struct Rng(u64);
 
