@@ -1,7 +1,7 @@
 //! Multi-core execution of the heavy kernels, with output identical to one thread.
 //!
 //! A layer is cut into bands of output rows and each band is computed as a smaller
-//! problem of the same kernel (a GEMM over fewer rows; a depthwise conv or im2col over a
+//! problem of the same kernel (a GEMM over fewer rows or pixels; a depthwise conv over a
 //! band of output rows with the input rows it reads). Every output byte is produced by
 //! the same code from the same inputs as in a single-threaded run, so the bytes cannot
 //! differ. Without `std`, or without a pool, everything runs on the calling thread.
@@ -9,7 +9,7 @@
 use crate::depthwise::Depthwise;
 use crate::fused::ExpandDepthwise;
 use crate::gemm::{Gemm, GemmQuant, NR};
-use crate::im2col::{Im2col, Im2colGemm};
+use crate::im2col::Im2colGemm;
 use crate::requant::ChannelQuant;
 
 /// Where a layer may run: on the calling thread only, or on a thread pool.
@@ -239,22 +239,6 @@ pub fn expand_depthwise(
     let layers = crate::fused::Layers { p, input, gemm_packed, gemm_q, dw_packed, dw_q };
     par.bands_with_scratch(d.out_h, row_bytes, work, max_parts, output, scratch, &|oy0, rows, out, scratch| {
         layers.rows(oy0, oy0 + rows, scratch, out)
-    });
-}
-
-/// [`crate::im2col::im2col`], split over bands of output rows.
-pub fn im2col(par: Par<'_>, p: &Im2col, input: &[i8], output: &mut [i8]) {
-    let row_bytes = p.out_w * p.row_len();
-    par.bands(p.out_h, row_bytes, p.out_h * row_bytes, output, &|oy0, rows, out| {
-        if rows == p.out_h {
-            crate::im2col::im2col(p, input, out);
-            return;
-        }
-        let span = (p.kernel_h - 1) * p.dilation_h + 1;
-        let (first, count, pad_top) = input_band(oy0, rows, p.stride_h, span, p.pad_top, p.in_h);
-        let sub = Im2col { in_h: count, out_h: rows, pad_top, ..*p };
-        let line = p.in_w * p.in_c;
-        crate::im2col::im2col(&sub, &input[first * line..(first + count) * line], out);
     });
 }
 

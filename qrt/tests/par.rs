@@ -1,10 +1,9 @@
-//! Splitting a layer over threads never changes its bytes: GEMM, depthwise and im2col on
+//! Splitting a layer over threads never changes its bytes: GEMM and depthwise on
 //! 2, 3 and 4 threads (every layer split, however small) against one thread, over shapes
 //! whose bands start and end in the padding.
 
 use qrt::depthwise::{self, Depthwise};
 use qrt::gemm::{self, Gemm, GemmQuant};
-use qrt::im2col::{self, Im2col};
 use qrt::par::{self, Par};
 use qrt::requant::{ChannelQuant, OutputQuant, Requant};
 use qrt::threads::Pool;
@@ -54,7 +53,7 @@ fn gemm_bands_match_one_thread() {
 }
 
 #[test]
-fn depthwise_and_im2col_bands_match_one_thread() {
+fn depthwise_bands_match_one_thread() {
     let mut rng = Rng::new(9);
     for threads in [2, 3, 4] {
         let pool = Pool::new(threads);
@@ -94,28 +93,6 @@ fn depthwise_and_im2col_bands_match_one_thread() {
             depthwise::depthwise(&p, &input, &packed, &q, &mut one);
             par::depthwise(par, &p, &input, &packed, &q, &mut many);
             assert_eq!(one, many, "depthwise threads {threads}: {h}x{w}x{c} k{k} s{stride} p{pad}");
-
-            let g = Im2col {
-                in_h: h,
-                in_w: w,
-                in_c: c,
-                out_h,
-                out_w,
-                kernel_h: k,
-                kernel_w: k,
-                stride_h: stride,
-                stride_w: stride,
-                dilation_h: 1,
-                dilation_w: 1,
-                pad_top: pad,
-                pad_left: pad,
-                zero_point: -7,
-            };
-            let len = out_h * out_w * g.row_len();
-            let (mut one, mut many) = (vec![0; len], vec![0; len]);
-            im2col::im2col(&g, &input, &mut one);
-            par::im2col(par, &g, &input, &mut many);
-            assert_eq!(one, many, "im2col threads {threads}: {h}x{w}x{c} k{k} s{stride} p{pad}");
         }
     }
 }
