@@ -18,6 +18,20 @@ pub struct Timings {
     pub run: [u64; 4],
     /// Median per layer.
     pub layers: Vec<u64>,
+    /// The paired comparison with another thread count, if asked for.
+    pub paired: Option<Paired>,
+}
+
+/// Blocks of runs alternating between two thread counts: how many times faster the
+/// benchmarked count is than `against`, block pair by block pair.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Paired {
+    /// The other thread count.
+    pub against: usize,
+    /// Block pairs timed.
+    pub blocks: usize,
+    /// Speed-up: median, 10th and 90th percentile over the block pairs.
+    pub ratio: [f64; 3],
 }
 
 /// int8 multiply-accumulates per cycle and core of each backend's exact path.
@@ -87,7 +101,8 @@ pub fn cpuinfo_ghz() -> Option<f64> {
     line.split(':').nth(1)?.trim().parse::<f64>().ok().map(|mhz| mhz / 1000.0)
 }
 
-/// Writes the crate to `dir`, builds its bench example and runs it once per backend.
+/// Writes the crate to `dir`, builds its bench example and runs it once per backend. With
+/// more than one thread, each backend is also timed in paired blocks against one thread.
 pub fn run(
     p: &Program,
     meta: &Provenance,
@@ -113,12 +128,12 @@ pub fn run(
     let exe: PathBuf = target.join("release/examples/bench");
     let mut all = Vec::new();
     for b in backends {
-        let out = Command::new(&exe)
-            .arg(iterations.to_string())
-            .arg(threads.to_string())
-            .env("QRT_BACKEND", b)
-            .output()
-            .map_err(|e| Error::Other(format!("cannot run the benchmark: {e}")))?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg(iterations.to_string()).arg(threads.to_string()).env("QRT_BACKEND", b);
+        if threads > 1 {
+            cmd.arg("1");
+        }
+        let out = cmd.output().map_err(|e| Error::Other(format!("cannot run the benchmark: {e}")))?;
         if !out.status.success() {
             return Err(Error::Other(format!("the benchmark failed: {}", String::from_utf8_lossy(&out.stderr))));
         }
@@ -134,7 +149,7 @@ pub fn run(
 
 fn parse(text: &str) -> Result<Timings> {
     let bad = || Error::Other(format!("unexpected benchmark output:\n{text}"));
-    let mut t = Timings { backend: String::new(), run: [0; 4], layers: Vec::new() };
+    let mut t = Timings { backend: String::new(), run: [0; 4], layers: Vec::new(), paired: None };
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.as_slice() {
@@ -145,6 +160,14 @@ fn parse(text: &str) -> Result<Timings> {
                 }
             }
             ["layer", _, ns] => t.layers.push(ns.parse().map_err(|_| bad())?),
+            ["paired", against, blocks, p50, p10, p90] => {
+                let r = |v: &str| v.parse::<f64>().map_err(|_| bad());
+                t.paired = Some(Paired {
+                    against: against.parse().map_err(|_| bad())?,
+                    blocks: blocks.parse().map_err(|_| bad())?,
+                    ratio: [r(p50)?, r(p10)?, r(p90)?],
+                });
+            }
             _ => {}
         }
     }
@@ -206,6 +229,15 @@ pub fn render(
             macs / f as f64
         );
     }
+    for t in results {
+        if let Some(pd) = t.paired {
+            let _ = writeln!(
+                out,
+                "{:<12} {threads} threads are {:.2}x as fast as {} (median of {} paired blocks of 10 runs; p10 {:.2}x, p90 {:.2}x)",
+                t.backend, pd.ratio[0], if pd.against == 1 { "one".to_string() } else { format!("{}", pd.against) }, pd.blocks, pd.ratio[1], pd.ratio[2]
+            );
+        }
+    }
     // The per-layer tables describe the fastest backend timed.
     if let Some(t) = results.iter().min_by_key(|t| t.run[0]) {
         let names = step_names(p);
@@ -248,10 +280,11 @@ pub fn render(
         }
         by_op.sort_by_key(|e| std::cmp::Reverse(e.1));
         let _ = writeln!(out, "\nby kernel ({}):", t.backend);
+        let width = by_op.iter().map(|e| e.0.len()).max().unwrap_or(0);
         for (kind, ns, m) in by_op {
             let _ = writeln!(
                 out,
-                "  {kind:<18} {:>8.3} ms {:>5.1}%  {:>7.1} GMAC/s",
+                "  {kind:<width$} {:>8.3} ms {:>5.1}%  {:>7.1} GMAC/s",
                 ms(ns),
                 100.0 * ns as f64 / total as f64,
                 m as f64 / ns.max(1) as f64
