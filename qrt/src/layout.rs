@@ -1,8 +1,11 @@
 //! Layout changes between NHWC (inside the model) and NCHW (ONNX order at the boundary and
 //! before a Flatten/Reshape of a spatial tensor). Plain copies.
 
+use crate::wide::wide;
+
+wide! {
 /// `out[c][h][w] = input[h][w][c]`.
-pub fn nhwc_to_nchw(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
+pub fn nhwc_to_nchw / nhwc_to_nchw_on(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
     check(c, h, w, input, output);
     let plane = h * w;
     for pixel in 0..plane {
@@ -11,9 +14,11 @@ pub fn nhwc_to_nchw(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8
         }
     }
 }
+}
 
+wide! {
 /// `out[h][w][c] = input[c][h][w]`.
-pub fn nchw_to_nhwc(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
+pub fn nchw_to_nhwc / nchw_to_nhwc_on(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
     check(c, h, w, input, output);
     let plane = h * w;
     if c == 3 {
@@ -41,6 +46,7 @@ pub fn nchw_to_nhwc(c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8
             output[pixel * c + channel] = input[channel * plane + pixel];
         }
     }
+}
 }
 
 /// Asserts that both slices hold `c * h * w` elements.

@@ -36,6 +36,7 @@ pub mod quant;
 pub mod requant;
 #[cfg(feature = "std")]
 pub mod threads;
+mod wide;
 
 pub use requant::{ChannelQuant, OutputQuant, Requant};
 

@@ -13,6 +13,7 @@
 use core::ops::Range;
 
 use crate::requant::{OutputQuant, Requant};
+use crate::wide::wide;
 
 /// Window geometry of a max or average pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,11 +50,12 @@ pub struct Pool2d {
     pub zero_point: i32,
 }
 
-/// Scalar reference max pool.
+wide! {
+/// Max pool (the code is the scalar reference, compiled for each vector width).
 ///
 /// A window that lies entirely in the padding has no cell to take the maximum of and
 /// writes -128 (the int8 stand-in for the maximum of nothing, `-inf`).
-pub fn max_pool(p: &Pool2d, input: &[i8], output: &mut [i8]) {
+pub fn max_pool / max_pool_on(p: &Pool2d, input: &[i8], output: &mut [i8]) {
     check(p, input, output);
     let (rows, cols) = p.axes();
     for oy in 0..p.out_h {
@@ -71,13 +73,15 @@ pub fn max_pool(p: &Pool2d, input: &[i8], output: &mut [i8]) {
         }
     }
 }
+}
 
-/// Scalar reference average pool.
+wide! {
+/// Average pool (the code is the scalar reference, compiled for each vector width).
 ///
 /// A window with nothing to count (no input cell; with `count_include_pad`, no cell of
 /// the padded input, which only an output size past the padded extent can cause) writes
 /// the zero point: the average of nothing is taken as 0.0.
-pub fn average_pool(p: &Pool2d, input: &[i8], output: &mut [i8]) {
+pub fn average_pool / average_pool_on(p: &Pool2d, input: &[i8], output: &mut [i8]) {
     check(p, input, output);
     let (rows, cols) = p.axes();
     for oy in 0..p.out_h {
@@ -97,6 +101,7 @@ pub fn average_pool(p: &Pool2d, input: &[i8], output: &mut [i8]) {
             }
         }
     }
+}
 }
 
 impl Pool2d {
@@ -185,8 +190,10 @@ pub struct GlobalAveragePool {
     pub out_zero_point: i32,
 }
 
-/// Scalar reference global average pool (NHWC in, `[channels]` out).
-pub fn global_average_pool(p: &GlobalAveragePool, input: &[i8], output: &mut [i8]) {
+wide! {
+/// Global average pool, NHWC in, `[channels]` out (the code is the scalar reference,
+/// compiled for each vector width).
+pub fn global_average_pool / global_average_pool_on(p: &GlobalAveragePool, input: &[i8], output: &mut [i8]) {
     assert!(input.len() == p.pixels * p.channels, "global_average_pool: input length is not pixels * channels");
     assert!(output.len() == p.channels, "global_average_pool: output length is not channels");
     let out = OutputQuant { zero_point: p.out_zero_point, min: i8::MIN, max: i8::MAX };
@@ -207,4 +214,5 @@ pub fn global_average_pool(p: &GlobalAveragePool, input: &[i8], output: &mut [i8
             *o = out.finish(p.requant.apply(a.wrapping_sub(zero_sum)));
         }
     }
+}
 }

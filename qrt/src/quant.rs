@@ -4,10 +4,13 @@
 //! (NaN maps to `z`, infinities saturate). Dequantize: `x = (q - z) as f32 * scale`.
 
 use crate::fmath::round_half_away_f32;
+use crate::wide::wide;
 
+wide! {
 /// Quantizes `input` into `output` (same length): [`quantize_one`] on every element,
-/// written without branches so that the compiler vectorizes it.
-pub fn quantize(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
+/// written without branches so that the compiler vectorizes it (at the widest vectors the
+/// CPU has: see `wide.rs`).
+pub fn quantize / quantize_on(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
     assert!(input.len() == output.len(), "quantize: input and output lengths differ");
     // Kept far inside i32 so that the additions below cannot overflow.
     let z = zero_point.clamp(-1 << 20, 1 << 20);
@@ -31,6 +34,7 @@ pub fn quantize(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
         *q = (t + away + z).clamp(i8::MIN as i32, i8::MAX as i32) as i8;
     }
 }
+}
 
 /// Quantizes one value.
 pub fn quantize_one(scale: f32, zero_point: i32, x: f32) -> i8 {
@@ -45,12 +49,14 @@ pub fn quantize_one(scale: f32, zero_point: i32, x: f32) -> i8 {
     saturate(rounded.saturating_add(zero_point))
 }
 
+wide! {
 /// Dequantizes `input` into `output` (same length).
-pub fn dequantize(scale: f32, zero_point: i32, input: &[i8], output: &mut [f32]) {
+pub fn dequantize / dequantize_on(scale: f32, zero_point: i32, input: &[i8], output: &mut [f32]) {
     assert!(input.len() == output.len(), "dequantize: input and output lengths differ");
     for (x, &q) in output.iter_mut().zip(input) {
         *x = (q as i32 - zero_point) as f32 * scale;
     }
+}
 }
 
 /// Clamps to the int8 range.

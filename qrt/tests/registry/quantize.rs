@@ -1,8 +1,7 @@
-//! `f32_qs8_vcvt`: [`qrt::quant::quantize`], f32 to int8 at the model boundary. It has one
-//! code path for every backend, written without branches so that the compiler vectorizes it
-//! with the target's features; its scalar twin is `quantize_one`, and its reference the
-//! formula with std's `f32::round`. (Run on each backend like the others, it also checks
-//! that nothing in it depends on the dispatcher.)
+//! `f32_qs8_vcvt`: [`qrt::quant::quantize_on`], f32 to int8 at the model boundary. It has
+//! one body, written without branches so that the compiler vectorizes it, compiled once per
+//! x86 vector width (baseline, AVX2, AVX-512); its scalar twin is `quantize_one`, and its
+//! reference the formula with std's `f32::round`.
 
 use proptest::prelude::*;
 use qrt::cpu::Backend;
@@ -129,8 +128,8 @@ impl Kernel for Quantize {
         }))
     }
 
-    fn run(_: Backend, c: &QuantCase, poison: i8) -> Vec<i8> {
-        Quantize::output(c, poison, |out| quant::quantize(c.p.scale, c.p.zero_point, c.input.get(), out))
+    fn run(backend: Backend, c: &QuantCase, poison: i8) -> Vec<i8> {
+        Quantize::output(c, poison, |out| quant::quantize_on(backend, c.p.scale, c.p.zero_point, c.input.get(), out))
     }
 
     fn locate(c: &QuantCase, i: usize) -> String {
