@@ -184,6 +184,17 @@ pub fn gemm(par: Par<'_>, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'
     });
 }
 
+/// [`crate::quant::quantize`] (the model's f32 input to int8), split over ranges of
+/// elements.
+pub fn quantize(par: Par<'_>, scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
+    assert!(input.len() == output.len(), "quantize: input and output lengths differ");
+    const CHUNK: usize = 4096;
+    par.bands(input.len().div_ceil(CHUNK), CHUNK, input.len(), output, &|c0, _, out| {
+        let start = c0 * CHUNK;
+        crate::quant::quantize(scale, zero_point, &input[start..start + out.len()], out)
+    });
+}
+
 /// The input rows `[first, first + count)` of the window a band of output rows reads,
 /// and the padding rows above it: `(first, count, pad_top)`.
 pub(crate) fn input_band(

@@ -96,3 +96,20 @@ fn depthwise_bands_match_one_thread() {
         }
     }
 }
+
+#[test]
+fn quantize_ranges_match_one_thread() {
+    let mut rng = Rng::new(13);
+    for threads in [2, 3] {
+        let pool = Pool::new(threads);
+        let par = Par::pool(&pool).with_min_work(0);
+        // Lengths around the 4096-element ranges: one short range, exact multiples, a tail.
+        for len in [0, 1, 4095, 4096, 4097, 8192, 3 * 224 * 224] {
+            let input: Vec<f32> = (0..len).map(|_| (rng.unit() * 6.0 - 3.0) as f32).collect();
+            let (mut one, mut many) = (vec![0x11; len], vec![0x22; len]);
+            qrt::quant::quantize(0.021, -5, &input, &mut one);
+            par::quantize(par, 0.021, -5, &input, &mut many);
+            assert_eq!(one, many, "threads {threads} len {len}");
+        }
+    }
+}

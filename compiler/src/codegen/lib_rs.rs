@@ -153,7 +153,7 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
 
         fn run_f32(arena: &mut [i8], input: &[f32], output: &mut [f32], par: qrt::par::Par<'_>) -> Result<(), Error> {
             let arena = check(arena, input.len(), output.len())?;
-            qrt::quant::quantize(INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
+            qrt::par::quantize(par, INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
             forward(arena, par);
             qrt::quant::dequantize(OUTPUT_SCALE, OUTPUT_ZERO_POINT, &arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN], output);
             Ok(())
@@ -208,7 +208,7 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
 
         fn profiled(arena: &mut [i8], input: &[f32], output: &mut [f32], par: qrt::par::Par<'_>, mut at: impl FnMut(usize)) -> Result<(), Error> {
             let arena = check(arena, input.len(), output.len())?;
-            qrt::quant::quantize(INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
+            qrt::par::quantize(par, INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
             for (i, layer) in LAYER_FNS.iter().enumerate() {
                 at(i);
                 layer(arena, par);

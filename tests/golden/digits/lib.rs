@@ -218,7 +218,8 @@ fn run_f32(
     par: qrt::par::Par<'_>,
 ) -> Result<(), Error> {
     let arena = check(arena, input.len(), output.len())?;
-    qrt::quant::quantize(
+    qrt::par::quantize(
+        par,
         INPUT_SCALE,
         INPUT_ZERO_POINT,
         input,
@@ -351,7 +352,8 @@ fn profiled(
     mut at: impl FnMut(usize),
 ) -> Result<(), Error> {
     let arena = check(arena, input.len(), output.len())?;
-    qrt::quant::quantize(
+    qrt::par::quantize(
+        par,
         INPUT_SCALE,
         INPUT_ZERO_POINT,
         input,
