@@ -10,6 +10,7 @@ use crate::depthwise::Depthwise;
 use crate::fused::ExpandDepthwise;
 use crate::gemm::{Gemm, GemmQuant, NR};
 use crate::im2col::Im2colGemm;
+use crate::pool::Pool2d;
 use crate::requant::ChannelQuant;
 
 /// Where a layer may run: on the calling thread only, or on a thread pool.
@@ -225,6 +226,23 @@ pub fn depthwise(par: Par<'_>, p: &Depthwise, input: &[i8], packed: &[i8], q: &C
         let sub = Depthwise { in_h: count, out_h: rows, pad_top, ..*p };
         let line = p.in_w * p.channels;
         crate::depthwise::depthwise(&sub, &input[first * line..(first + count) * line], packed, q, out);
+    });
+}
+
+/// [`crate::pool::max_pool`], split over bands of output rows, each reading the input rows
+/// its windows cover (a window's rows outside the input are padding either way).
+pub fn max_pool(par: Par<'_>, p: &Pool2d, input: &[i8], output: &mut [i8]) {
+    let row_bytes = p.out_w * p.channels;
+    let work = p.out_h * row_bytes * p.kernel_h * p.kernel_w;
+    par.bands(p.out_h, row_bytes, work, output, &|oy0, rows, out| {
+        if rows == p.out_h {
+            crate::pool::max_pool(p, input, out);
+            return;
+        }
+        let (first, count, pad_top) = input_band(oy0, rows, p.stride_h, p.kernel_h, p.pad_top, p.in_h);
+        let sub = Pool2d { in_h: count, out_h: rows, pad_top, ..*p };
+        let line = p.in_w * p.channels;
+        crate::pool::max_pool(&sub, &input[first * line..(first + count) * line], out);
     });
 }
 

@@ -58,13 +58,34 @@ wide! {
 pub fn max_pool / max_pool_on(p: &Pool2d, input: &[i8], output: &mut [i8]) {
     check(p, input, output);
     let (rows, cols) = p.axes();
+    let c = p.channels;
     for oy in 0..p.out_h {
+        let ys = rows.inside(oy);
         for ox in 0..p.out_w {
-            let out = &mut output[(oy * p.out_w + ox) * p.channels..][..p.channels];
+            let xs = cols.inside(ox);
+            let out = &mut output[(oy * p.out_w + ox) * c..][..c];
+            // Whole blocks of channels in a fixed-size accumulator (straight-line vector
+            // code, one bounds check per cell), then the remaining channels.
+            let mut c0 = 0;
+            while c0 + MAX_BLOCK <= c {
+                let mut acc = [i8::MIN; MAX_BLOCK];
+                for iy in ys.clone() {
+                    for ix in xs.clone() {
+                        let cell: &[i8; MAX_BLOCK] =
+                            input[(iy * p.in_w + ix) * c + c0..][..MAX_BLOCK].try_into().expect("a block");
+                        for (a, &x) in acc.iter_mut().zip(cell) {
+                            *a = (*a).max(x);
+                        }
+                    }
+                }
+                out[c0..c0 + MAX_BLOCK].copy_from_slice(&acc);
+                c0 += MAX_BLOCK;
+            }
+            let out = &mut out[c0..];
             out.fill(i8::MIN);
-            for iy in rows.inside(oy) {
-                for ix in cols.inside(ox) {
-                    let cell = &input[(iy * p.in_w + ix) * p.channels..][..p.channels];
+            for iy in ys.clone() {
+                for ix in xs.clone() {
+                    let cell = &input[(iy * p.in_w + ix) * c + c0..][..c - c0];
                     for (o, &x) in out.iter_mut().zip(cell) {
                         *o = (*o).max(x);
                     }
@@ -74,6 +95,9 @@ pub fn max_pool / max_pool_on(p: &Pool2d, input: &[i8], output: &mut [i8]) {
     }
 }
 }
+
+/// Channels per block of the max pool's inner loop.
+const MAX_BLOCK: usize = 64;
 
 wide! {
 /// Average pool (the code is the scalar reference, compiled for each vector width).

@@ -113,3 +113,46 @@ fn quantize_ranges_match_one_thread() {
         }
     }
 }
+
+#[test]
+fn max_pool_bands_match_one_thread() {
+    let mut rng = Rng::new(17);
+    for threads in [2, 3, 4] {
+        let pool = Pool::new(threads);
+        let par = Par::pool(&pool).with_min_work(0);
+        // (in, channels, kernel, stride, pad top/left, pad bottom/right): bands starting in
+        // the top padding, windows reaching past the input, channel blocks and tails.
+        for (h, w, c, k, s, pad, pad_end) in [
+            (112, 9, 64, 3, 2, 1, 1),
+            (9, 9, 70, 3, 2, 1, 1),
+            (8, 5, 3, 2, 2, 0, 0),
+            (7, 7, 130, 3, 1, 1, 1),
+            (5, 6, 16, 3, 3, 2, 2),
+            (3, 4, 8, 2, 1, 1, 1),
+        ] {
+            let (out_h, out_w) = ((h + pad + pad_end - k) / s + 1, (w + pad + pad_end - k) / s + 1);
+            let p = qrt::pool::Pool2d {
+                in_h: h,
+                in_w: w,
+                channels: c,
+                out_h,
+                out_w,
+                kernel_h: k,
+                kernel_w: k,
+                stride_h: s,
+                stride_w: s,
+                pad_top: pad,
+                pad_left: pad,
+                pad_bottom: pad_end,
+                pad_right: pad_end,
+                count_include_pad: false,
+                zero_point: 0,
+            };
+            let input = rng.activations(h * w * c);
+            let (mut one, mut many) = (vec![0x11; out_h * out_w * c], vec![0x22; out_h * out_w * c]);
+            qrt::pool::max_pool(&p, &input, &mut one);
+            par::max_pool(par, &p, &input, &mut many);
+            assert_eq!(one, many, "threads {threads} {p:?}");
+        }
+    }
+}

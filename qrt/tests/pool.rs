@@ -176,7 +176,9 @@ fn global_average_saturates() {
 }
 
 fn arbitrary_pool() -> impl Strategy<Value = (Pool2d, u64)> {
-    let shape = (1..=6usize, 1..=6usize, 1..=4usize, 1..=5usize, 1..=5usize, 1..=4usize, 1..=4usize, 1..=3usize);
+    // Channel counts below, at and past the max pool's 64-channel blocks.
+    let channels = prop::sample::select(vec![1usize, 2, 3, 4, 63, 64, 65, 128, 130]);
+    let shape = (1..=6usize, 1..=6usize, channels, 1..=5usize, 1..=5usize, 1..=4usize, 1..=4usize, 1..=3usize);
     let pads = ([0..=2usize, 0..=2usize, 0..=2usize, 0..=2usize], any::<bool>(), any::<i8>(), any::<u64>());
     (shape, pads).prop_map(|((in_h, in_w, channels, out_h, out_w, kh, kw, stride), (pad, include, z, seed))| {
         let mut p = pool((in_h, in_w), channels, (out_h, out_w), kh, stride, pad);

@@ -444,12 +444,18 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
                 qrt::add::add(&P, #a, #b, split.output);
             }
         }
-        Kernel::MaxPool(params) | Kernel::AveragePool(params) => {
+        Kernel::MaxPool(params) => {
             let (pt, x) = (tokens::pool2d(params), input(0));
-            let f = if matches!(step.kernel, Kernel::MaxPool(_)) { quote!(max_pool) } else { quote!(average_pool) };
             quote! {
                 const P: qrt::pool::Pool2d = #pt;
-                qrt::pool::#f(&P, #x, split.output);
+                qrt::par::max_pool(par, &P, #x, split.output);
+            }
+        }
+        Kernel::AveragePool(params) => {
+            let (pt, x) = (tokens::pool2d(params), input(0));
+            quote! {
+                const P: qrt::pool::Pool2d = #pt;
+                qrt::pool::average_pool(&P, #x, split.output);
             }
         }
         Kernel::GlobalAveragePool(params) => {
