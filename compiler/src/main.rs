@@ -72,15 +72,15 @@ enum Command {
     },
     /// Compile, build and time the emitted crate on each backend: latency, per-layer time, GMAC/s, share of the int8 ceiling.
     #[command(
-        after_help = "Examples:\n  qforge bench mobilenet_v2.onnx --stats stats.json\n  qforge bench mobilenet_v2.onnx --calib calib.npy --backend avx2,avx512vnni --iterations 100"
+        after_help = "Examples:\n  qforge bench mobilenet_v2.onnx --stats stats.json\n  qforge bench mobilenet_v2.onnx --calib calib.npy --backend avx2,avxvnni,avx512vnni --iterations 100"
     )]
     Bench {
         #[command(flatten)]
         model: ModelArgs,
         #[command(flatten)]
         ranges: RangeArgs,
-        /// Backends to time, comma separated (scalar, avx2, avx512vnni, neon, dotprod); unavailable ones are skipped.
-        #[arg(long, value_delimiter = ',', default_value = "scalar,avx2,avx512vnni")]
+        /// Backends to time, comma separated (scalar, avx2, avxvnni, avx512vnni, neon, dotprod); unavailable ones are skipped.
+        #[arg(long, value_delimiter = ',', default_value = "scalar,avx2,avxvnni,avx512vnni")]
         backend: Vec<String>,
         /// Timed runs per backend (the median is reported).
         #[arg(long, default_value_t = 50)]
@@ -94,7 +94,7 @@ enum Command {
         /// Skip timing the fp32 reference interpreter.
         #[arg(long)]
         no_fp32: bool,
-        /// int8 MACs per cycle and core of the VNNI path for the ceiling column (default: 128 on Zen 5, 64 on Zen 4).
+        /// int8 MACs per cycle and core of the AVX-512 VNNI path for the ceiling column (default: 128 on Zen 5, 64 on Zen 4).
         #[arg(long)]
         vnni_macs_per_cycle: Option<f64>,
         /// Threads per run (the emitted crate's Model::with_threads); 1 = single-threaded.

@@ -1,7 +1,7 @@
 //! Which instruction set the kernels use.
 //!
 //! With `std`, the CPU is detected once (first use) and the choice cached; the environment
-//! variable `QRT_BACKEND` (`scalar`, `avx2`, `avx512vnni`, `neon`, `dotprod`) or
+//! variable `QRT_BACKEND` (`scalar`, `avx2`, `avxvnni`, `avx512vnni`, `neon`, `dotprod`) or
 //! [`force`] overrides it, so tests exercise every path the machine can run. Without
 //! `std`, the choice follows the compile-time target features (`-C target-feature` /
 //! `-C target-cpu`). Every backend returns exactly the scalar path's bytes.
@@ -22,18 +22,23 @@ pub enum Backend {
     Neon = 4,
     /// aarch64 Advanced SIMD with the dot-product extension (`sdot`).
     NeonDot = 5,
+    /// x86-64 AVX2 with AVX-VNNI: the VEX-encoded, 256-bit `vpdpbusd` (Intel Alder Lake
+    /// and later client cores, Zen 5), for CPUs that may lack AVX-512. The GEMM uses
+    /// `vpdpbusd`; every other kernel is the AVX2 one.
+    AvxVnni = 6,
 }
 
 impl Backend {
-    /// Every backend, slowest first.
-    pub const ALL: [Backend; 5] =
-        [Backend::Scalar, Backend::Avx2, Backend::Avx512Vnni, Backend::Neon, Backend::NeonDot];
+    /// Every backend, slowest first within each architecture.
+    pub const ALL: [Backend; 6] =
+        [Backend::Scalar, Backend::Avx2, Backend::AvxVnni, Backend::Avx512Vnni, Backend::Neon, Backend::NeonDot];
 
     /// The name used by `QRT_BACKEND`.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Scalar => "scalar",
             Backend::Avx2 => "avx2",
+            Backend::AvxVnni => "avxvnni",
             Backend::Avx512Vnni => "avx512vnni",
             Backend::Neon => "neon",
             Backend::NeonDot => "dotprod",
@@ -54,6 +59,7 @@ impl Backend {
         match self {
             Backend::Scalar => true,
             Backend::Avx2 => has_avx2(),
+            Backend::AvxVnni => has_avxvnni(),
             Backend::Avx512Vnni => has_avx512vnni(),
             Backend::Neon => has_neon(),
             Backend::NeonDot => has_dotprod(),
@@ -100,7 +106,7 @@ fn choose() -> Backend {
 
 /// The fastest backend this CPU runs.
 pub fn best() -> Backend {
-    [Backend::Avx512Vnni, Backend::Avx2, Backend::NeonDot, Backend::Neon]
+    [Backend::Avx512Vnni, Backend::AvxVnni, Backend::Avx2, Backend::NeonDot, Backend::Neon]
         .into_iter()
         .find(|b| b.available())
         .unwrap_or(Backend::Scalar)
@@ -138,8 +144,25 @@ fn has_avx512vnni() -> bool {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+fn has_avxvnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(target_feature = "avx2", target_feature = "avxvnni"))
+    }
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 fn has_avx2() -> bool {
+    false
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn has_avxvnni() -> bool {
     false
 }
 

@@ -36,12 +36,13 @@ macro_rules! wide {
                     unsafe { avx512($($arg),*) }
                 }
                 #[cfg(target_arch = "x86_64")]
-                $crate::cpu::Backend::Avx2 => {
+                $crate::cpu::Backend::Avx2 | $crate::cpu::Backend::AvxVnni => {
                     #[target_feature(enable = "avx2")]
                     fn avx2($($arg: $ty),*) {
                         body($($arg),*)
                     }
-                    // SAFETY: the backend is available (asserted above): the CPU has AVX2.
+                    // SAFETY: the backend is available (asserted above): the CPU has AVX2
+                    // (AVX-VNNI's backend requires it too).
                     unsafe { avx2($($arg),*) }
                 }
                 // Scalar, and Arm, whose baseline already has its only vector width.

@@ -40,7 +40,7 @@ fn expected_backends_are_available() {
         );
     }
     // The fastest expected backend is the one the dispatcher picks by default.
-    let fastest = [Backend::Avx512Vnni, Backend::Avx2, Backend::NeonDot, Backend::Neon]
+    let fastest = [Backend::Avx512Vnni, Backend::AvxVnni, Backend::Avx2, Backend::NeonDot, Backend::Neon]
         .into_iter()
         .find(|b| expected.contains(b))
         .unwrap_or(Backend::Scalar);

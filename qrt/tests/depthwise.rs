@@ -325,6 +325,11 @@ fn simd_backends_are_under_test() {
             has_avx512,
             "{avx512:?} backend not under test: use `--features std`"
         );
+        assert_eq!(
+            Backend::AvxVnni.available(),
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni"),
+            "the AVX-VNNI backend (AVX2 depthwise kernels) is not under test: use `--features std`"
+        );
     }
 }
 

@@ -142,6 +142,8 @@ fn report_backends() {
             && std::is_x86_feature_detected!("avx512vl")
             && std::is_x86_feature_detected!("avx512vnni");
         assert_eq!(Backend::Avx512Vnni.available(), has_vnni, "needs {vnni:?}");
+        let has_avx_vnni = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni");
+        assert_eq!(Backend::AvxVnni.available(), has_avx_vnni, "needs avx2 and avxvnni");
     }
 }
 

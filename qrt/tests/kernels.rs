@@ -14,7 +14,7 @@
 //! - `proptest`: random shapes and parameters.
 //!
 //! Every case runs on every backend this CPU offers (`Backend::ALL` filtered by
-//! `available()`: scalar, AVX2, AVX-512 VNNI here; NEON and dot product under
+//! `available()`: scalar, AVX2, AVX-VNNI, AVX-512 VNNI here; NEON and dot product under
 //! `.ci/arm.sh`'s qemu runs) and must equal the scalar definition byte for byte, which
 //! must equal the model. `cargo test -p qrt-core --test kernels qs8_gemm::` runs one
 //! kernel's tests; `-- --nocapture` prints each family's case count.
@@ -85,6 +85,8 @@ fn every_backend_of_this_cpu_is_under_test() {
             && std::is_x86_feature_detected!("avx512vl")
             && std::is_x86_feature_detected!("avx512vnni");
         assert_eq!(Backend::Avx512Vnni.available(), vnni);
+        let avx_vnni = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni");
+        assert_eq!(Backend::AvxVnni.available(), avx_vnni);
     }
     #[cfg(target_arch = "aarch64")]
     {

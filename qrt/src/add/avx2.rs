@@ -15,8 +15,8 @@ const STEP: usize = 32;
 
 /// AVX2 add (lengths and constant ranges already checked by the dispatcher).
 pub(super) fn add(p: &Add, a: &[i8], b: &[i8], output: &mut [i8]) {
-    // SAFETY: the dispatcher calls this only for the Avx2 backend, which it has checked is
-    // available.
+    // SAFETY: the dispatcher calls this only for the Avx2 and AvxVnni backends, which it
+    // has checked are available (both require AVX2).
     unsafe { add_avx2(p, a, b, output) }
 }
 

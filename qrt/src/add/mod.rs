@@ -109,7 +109,8 @@ pub fn add_on(backend: Backend, p: &Add, a: &[i8], b: &[i8], output: &mut [i8]) 
     }
     match backend {
         #[cfg(target_arch = "x86_64")]
-        Backend::Avx2 => avx2::add(p, a, b, output),
+        // AVX-VNNI adds nothing to an add: the AVX2 kernel.
+        Backend::Avx2 | Backend::AvxVnni => avx2::add(p, a, b, output),
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512Vnni => avx512::add(p, a, b, output),
         #[cfg(target_arch = "aarch64")]

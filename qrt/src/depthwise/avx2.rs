@@ -37,8 +37,8 @@ pub(super) fn depthwise(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQ
     if !simd_supported(p, q) {
         return super::scalar::depthwise(p, input, packed, q, output);
     }
-    // SAFETY: the dispatcher calls this only for the Avx2 backend after checking that it
-    // is available, and after `super::check` matched every slice length to the shape;
+    // SAFETY: the dispatcher calls this only for the Avx2 and AvxVnni backends (both
+    // require AVX2) after checking that the backend is available, and after `super::check` matched every slice length to the shape;
     // `simd_supported` held just above.
     unsafe { run(p, input, packed, q, output) }
 }

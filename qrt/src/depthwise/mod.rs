@@ -111,7 +111,8 @@ pub fn depthwise_on(b: Backend, p: &Depthwise, input: &[i8], packed: &[i8], q: &
     assert!(b.available(), "depthwise: backend {} is not available on this CPU", b.name());
     match b {
         #[cfg(target_arch = "x86_64")]
-        Backend::Avx2 => avx2::depthwise(p, input, packed, q, output),
+        // No dot products of four bytes here: AVX-VNNI runs the AVX2 kernel.
+        Backend::Avx2 | Backend::AvxVnni => avx2::depthwise(p, input, packed, q, output),
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512Vnni => avx512::depthwise(p, input, packed, q, output),
         #[cfg(target_arch = "aarch64")]

@@ -326,7 +326,7 @@ unsafe fn finish_row(acc: *const i32, cq: &ChunkQuant, bounds: Bounds, out: &mut
 /// `round = 2^(s-33)` and `shift = s - 32`.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn requant_fast(acc: __m256i, m_even: __m256i, m_odd: __m256i, round: __m256i, shift: __m256i) -> __m256i {
+pub(super) fn requant_fast(acc: __m256i, m_even: __m256i, m_odd: __m256i, round: __m256i, shift: __m256i) -> __m256i {
     let even = _mm256_mul_epi32(acc, m_even);
     let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), m_odd);
     // High dwords: even lanes from `even` (moved down), odd lanes from `odd` (in place).
@@ -338,7 +338,14 @@ fn requant_fast(acc: __m256i, m_even: __m256i, m_odd: __m256i, round: __m256i, s
 /// forms 3 and 1).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn requant_general(acc: __m256i, m_even: __m256i, m_odd: __m256i, s: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
+pub(super) fn requant_general(
+    acc: __m256i,
+    m_even: __m256i,
+    m_odd: __m256i,
+    s: __m256i,
+    lo: __m256i,
+    hi: __m256i,
+) -> __m256i {
     let s_even = _mm256_and_si256(s, _mm256_set1_epi64x(0xffff_ffff));
     let s_odd = _mm256_srli_epi64::<32>(s);
     let lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(lo));

@@ -331,7 +331,7 @@ unsafe fn tile<const MR: usize, const NB: usize>((job, r0, nb0, panel, bounds, s
 
 /// The `len` (1..=3) bytes at `p` as the low bytes of an i32, the rest zero.
 #[inline]
-unsafe fn tail(p: *const i8, len: usize) -> i32 {
+pub(super) unsafe fn tail(p: *const i8, len: usize) -> i32 {
     // SAFETY (each read): `len` bytes at `p` are readable.
     let byte = |b: usize| if b < len { (unsafe { *p.add(b) } as u8 as i32) << (8 * b) } else { 0 };
     byte(0) | byte(1) | byte(2)

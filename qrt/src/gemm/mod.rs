@@ -15,14 +15,17 @@
 //! `vpdpbusd` operand (16 channels x 4 products), four `sdot` operands, or four 16-byte
 //! `vpmaddwd` operands after sign extension.
 //!
-//! `vpdpbusd` multiplies unsigned by signed bytes, so the AVX-512 VNNI kernel feeds it
-//! `x ^ 0x80 = x + 128` and starts from `bias_u8[c] = bias[c] - 128 * Σ_k w[c][k]`, which
+//! `vpdpbusd` multiplies unsigned by signed bytes, so the VNNI kernels (AVX-512 and
+//! AVX-VNNI, which reads a group as two 32-byte halves of 8 channels) feed it
+//! `x ^ 0x80 = x + 128` and start from `bias_u8[c] = bias[c] - 128 * Σ_k w[c][k]`, which
 //! the compiler stores beside `bias`: the sum is the same integer.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod avxvnni;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod scalar;
@@ -113,6 +116,8 @@ pub fn gemm_on(b: Backend, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<
     match b {
         #[cfg(target_arch = "x86_64")]
         Backend::Avx2 => avx2::gemm(p, input, packed, q, output),
+        #[cfg(target_arch = "x86_64")]
+        Backend::AvxVnni => avxvnni::gemm(p, input, packed, q, output),
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512Vnni => avx512::gemm(p, input, packed, q, output),
         #[cfg(target_arch = "aarch64")]
