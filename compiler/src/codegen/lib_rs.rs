@@ -491,7 +491,11 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
     };
     let uses_par = matches!(
         step.kernel,
-        Kernel::Gemm(..) | Kernel::Depthwise(..) | Kernel::ExpandDepthwise { .. } | Kernel::Im2colGemm { .. }
+        Kernel::Gemm(..)
+            | Kernel::Depthwise(..)
+            | Kernel::ExpandDepthwise { .. }
+            | Kernel::Im2colGemm { .. }
+            | Kernel::MaxPool(_)
     );
     let split = match step.scratch() {
         Some(s) => {
