@@ -30,9 +30,17 @@ run_model() { # name model.onnx calib.npy test.npy
     for cpu in cortex-a72 max; do
         for backend in "" neon dotprod scalar; do
             [ "$cpu" = cortex-a72 ] && [ "$backend" = dotprod ] && continue
-            QEMU_CPU=$cpu QRT_BACKEND=$backend qemu-aarch64 -L /usr/aarch64-linux-gnu "$arm" "$test" "$work/$name.arm.npy" 2>/dev/null
+            QEMU_CPU=$cpu QRT_BACKEND=$backend qemu-aarch64 -L /usr/aarch64-linux-gnu "$arm" "$test" "$work/$name.arm.npy" \
+                2>"$work/$name.arm.log"
+            # A forced backend the CPU lacks would silently run another: check the one that ran.
+            local ran
+            ran=$(sed -n 's/.* samples on \([a-z0-9]*\),.*/\1/p' "$work/$name.arm.log")
+            if [ -n "$backend" ] && [ "$ran" != "$backend" ]; then
+                echo "aarch64 QEMU_CPU=$cpu QRT_BACKEND=$backend ran backend '$ran'" >&2
+                exit 1
+            fi
             if cmp -s "$work/$name.x86.npy" "$work/$name.arm.npy"; then
-                echo "aarch64 QEMU_CPU=$cpu QRT_BACKEND=${backend:-auto}: output bytes equal the x86-64 run"
+                echo "aarch64 QEMU_CPU=$cpu QRT_BACKEND=${backend:-auto} (ran $ran): output bytes equal the x86-64 run"
             else
                 echo "aarch64 QEMU_CPU=$cpu QRT_BACKEND=${backend:-auto}: output DIFFERS from the x86-64 run" >&2
                 exit 1

@@ -46,7 +46,12 @@ fn run(input_path: &str, output_path: &str) -> Result<(), String> {
     times.sort_by(|a, b| a.total_cmp(b));
     if !times.is_empty() {
         let median = times[times.len() / 2];
-        eprintln!("{n} samples, median {:.1} us per sample (min {:.1} us)", median * 1e6, times[0] * 1e6);
+        eprintln!(
+            "{n} samples on {}, median {:.1} us per sample (min {:.1} us)",
+            qrt::cpu::backend().name(),
+            median * 1e6,
+            times[0] * 1e6
+        );
     }
     Ok(())
 }

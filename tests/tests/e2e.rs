@@ -48,9 +48,11 @@ fn build_and_run(dir: &Path, input: &Path, output: &Path) -> Vec<f32> {
     // Every kernel backend this CPU runs, forced in turn, must give the same bytes.
     let mut outputs: Vec<Vec<f32>> = Vec::new();
     for b in qrt::cpu::Backend::ALL.into_iter().filter(|b| b.available()) {
-        let status =
-            Command::new(&exe).arg(input).arg(output).env("QRT_BACKEND", b.name()).status().expect("run example");
-        assert!(status.success(), "run_npy failed on {}", b.name());
+        let run = Command::new(&exe).arg(input).arg(output).env("QRT_BACKEND", b.name()).output().expect("run example");
+        let said = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "run_npy failed on {}: {said}", b.name());
+        // An unknown or unavailable name would silently run the best backend instead.
+        assert!(said.contains(&format!(" on {}, median", b.name())), "run_npy did not run {}: {said}", b.name());
         let out = match qforge::npy::read(output).expect("read outputs").data {
             qforge::npy::NpyData::F32(v) => v,
             _ => panic!("run_npy wrote a non-float32 file"),
