@@ -244,10 +244,13 @@ pub fn render(
     }
     for t in results {
         if let Some(pd) = t.paired {
+            let against = if pd.against == 1 { "one".to_string() } else { pd.against.to_string() };
+            let [p50, p10, p90] = pd.ratio;
             let _ = writeln!(
                 out,
-                "{:<12} {threads} threads are {:.2}x as fast as {} (median of {} paired blocks of 10 runs; p10 {:.2}x, p90 {:.2}x)",
-                t.backend, pd.ratio[0], if pd.against == 1 { "one".to_string() } else { format!("{}", pd.against) }, pd.blocks, pd.ratio[1], pd.ratio[2]
+                "{:<12} {threads} threads are {p50:.2}x as fast as {against} (median of {} paired blocks of 10 runs; \
+                 p10 {p10:.2}x, p90 {p90:.2}x)",
+                t.backend, pd.blocks
             );
         }
     }
