@@ -72,7 +72,7 @@ enum Command {
     },
     /// Compile, build and time the emitted crate on each backend: latency, per-layer time, GMAC/s, share of the int8 ceiling.
     #[command(
-        after_help = "Examples:\n  qforge bench mobilenet_v2.onnx --stats stats.json\n  qforge bench mobilenet_v2.onnx --calib calib.npy --backend avx2,avxvnni,avx512vnni --iterations 100"
+        after_help = "Examples:\n  qforge bench mobilenet_v2.onnx --stats stats.json\n  qforge bench mobilenet_v2.onnx --calib calib.npy --backend avx2,avxvnni,avx512vnni --iterations 100\n  qforge bench mobilenet_v2.onnx --stats stats.json --backend avx512vnni --threads 2"
     )]
     Bench {
         #[command(flatten)]
@@ -97,7 +97,8 @@ enum Command {
         /// int8 MACs per cycle and core of the AVX-512 VNNI path for the ceiling column (default: 128 on Zen 5, 64 on Zen 4).
         #[arg(long)]
         vnni_macs_per_cycle: Option<f64>,
-        /// Threads per run (the emitted crate's Model::with_threads); 1 = single-threaded.
+        /// Threads per run (the emitted crate's Model::with_threads); 1 = single-threaded. With
+        /// more, also the speed-up over one thread, from alternating blocks of runs.
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
