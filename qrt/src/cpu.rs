@@ -23,8 +23,8 @@ pub enum Backend {
     /// aarch64 Advanced SIMD with the dot-product extension (`sdot`).
     NeonDot = 5,
     /// x86-64 AVX2 with AVX-VNNI: the VEX-encoded, 256-bit `vpdpbusd` (Intel Alder Lake
-    /// and later client cores, Zen 5), for CPUs that may lack AVX-512. The GEMM uses
-    /// `vpdpbusd`; every other kernel is the AVX2 one.
+    /// and later client cores, Zen 5), for CPUs that may lack AVX-512. The GEMM and the
+    /// 3x3 / 5x5 depthwise kernels use `vpdpbusd`; every other kernel is the AVX2 one.
     AvxVnni = 6,
 }
 

@@ -46,7 +46,7 @@ pub(super) fn depthwise(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQ
 /// Where one input row's bytes for the current channel block come from: `base` is column
 /// 0 and `step` the distance between columns. Rows outside the input read the row of zero
 /// points with step 0.
-/// (Shared by the AVX2 and AVX-512 kernels.)
+/// (Shared by the AVX2, AVX-VNNI and AVX-512 kernels.)
 #[derive(Clone, Copy)]
 pub(super) struct Source {
     base: *const i8,
@@ -197,55 +197,58 @@ fn interleave(r: [__m256i; 2]) -> [__m256i; 2] {
     [_mm256_unpacklo_epi16(r[0], r[1]), _mm256_unpackhi_epi16(r[0], r[1])]
 }
 
-/// The requantization constants of a channel block, in accumulator order.
-struct Epilogue {
+/// The requantization constants of a channel block, in accumulator order, for `A`
+/// accumulators of eight i32 lanes (shared with the AVX-VNNI kernel, which has four).
+pub(super) struct Epilogue<const A: usize> {
     /// Accumulator clamp (i32 lanes).
-    lo: [__m256i; 2],
-    hi: [__m256i; 2],
+    lo: [__m256i; A],
+    hi: [__m256i; A],
     /// Multipliers; `vpmuldq` reads the even lanes.
-    m: [__m256i; 2],
+    pub(super) m: [__m256i; A],
     /// Odd lanes' multipliers moved to the even positions.
-    m_odd: [__m256i; 2],
+    pub(super) m_odd: [__m256i; A],
     /// Per even / odd channel, as u64 lanes: the shift `s`, the offset
     /// `2^(s-1) + 2^63` added before it, and `2^(63-s)` subtracted after it.
-    shift_even: [__m256i; 2],
-    shift_odd: [__m256i; 2],
-    offset_even: [__m256i; 2],
-    offset_odd: [__m256i; 2],
-    back_even: [__m256i; 2],
-    back_odd: [__m256i; 2],
-    /// Output zero point (i16 lanes) and clamp (i8 lanes).
-    zero_point: __m256i,
-    min: __m128i,
-    max: __m128i,
+    shift_even: [__m256i; A],
+    shift_odd: [__m256i; A],
+    offset_even: [__m256i; A],
+    offset_odd: [__m256i; A],
+    back_even: [__m256i; A],
+    back_odd: [__m256i; A],
+    /// Output zero point (i16 lanes) and clamp (i8 lanes, both 128-bit halves).
+    pub(super) zero_point: __m256i,
+    pub(super) min: __m256i,
+    pub(super) max: __m256i,
 }
 
-impl Epilogue {
+impl<const A: usize> Epilogue<A> {
+    /// The constants of `lanes`, which holds `N = 8 A` channels in accumulator order.
     #[target_feature(enable = "avx2")]
-    fn new(p: &Depthwise, lanes: &Lanes<BLOCK>) -> Epilogue {
-        let load = |a: &[i32; BLOCK], k: usize| {
-            // SAFETY: `8 * k + 8 <= 16` elements of the array.
+    pub(super) fn new<const N: usize>(p: &Depthwise, lanes: &Lanes<N>) -> Epilogue<A> {
+        assert!(N == 8 * A, "depthwise: lanes and accumulators disagree");
+        let load = |a: &[i32; N], k: usize| {
+            // SAFETY: `8 * k + 8 <= 8 A = N` elements of the array.
             unsafe { _mm256_loadu_si256(a.as_ptr().add(8 * k).cast()) }
         };
         let low_dword = _mm256_set1_epi64x(0xffff_ffff);
         let one = _mm256_set1_epi64x(1);
         let top = _mm256_set1_epi64x(i64::MIN);
         let mut e = Epilogue {
-            lo: [_mm256_setzero_si256(); 2],
-            hi: [_mm256_setzero_si256(); 2],
-            m: [_mm256_setzero_si256(); 2],
-            m_odd: [_mm256_setzero_si256(); 2],
-            shift_even: [_mm256_setzero_si256(); 2],
-            shift_odd: [_mm256_setzero_si256(); 2],
-            offset_even: [_mm256_setzero_si256(); 2],
-            offset_odd: [_mm256_setzero_si256(); 2],
-            back_even: [_mm256_setzero_si256(); 2],
-            back_odd: [_mm256_setzero_si256(); 2],
+            lo: [_mm256_setzero_si256(); A],
+            hi: [_mm256_setzero_si256(); A],
+            m: [_mm256_setzero_si256(); A],
+            m_odd: [_mm256_setzero_si256(); A],
+            shift_even: [_mm256_setzero_si256(); A],
+            shift_odd: [_mm256_setzero_si256(); A],
+            offset_even: [_mm256_setzero_si256(); A],
+            offset_odd: [_mm256_setzero_si256(); A],
+            back_even: [_mm256_setzero_si256(); A],
+            back_odd: [_mm256_setzero_si256(); A],
             zero_point: _mm256_set1_epi16(p.output.zero_point as i16),
-            min: _mm_set1_epi8(p.output.min),
-            max: _mm_set1_epi8(p.output.max),
+            min: _mm256_set1_epi8(p.output.min),
+            max: _mm256_set1_epi8(p.output.max),
         };
-        for k in 0..2 {
+        for k in 0..A {
             e.lo[k] = load(&lanes.lo, k);
             e.hi[k] = load(&lanes.hi, k);
             e.m[k] = load(&lanes.multiplier, k);
@@ -263,6 +266,21 @@ impl Epilogue {
             }
         }
         e
+    }
+
+    /// Steps 1 and 2 of [`requantize`] for accumulator `k`: the exact requantized value
+    /// `r` of each lane, which fits i32.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) fn dwords(&self, acc: __m256i, k: usize) -> __m256i {
+        let a = _mm256_min_epi32(_mm256_max_epi32(acc, self.lo[k]), self.hi[k]);
+        let even = _mm256_mul_epi32(a, self.m[k]);
+        let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(a), self.m_odd[k]);
+        let even = _mm256_srlv_epi64(_mm256_add_epi64(even, self.offset_even[k]), self.shift_even[k]);
+        let odd = _mm256_srlv_epi64(_mm256_add_epi64(odd, self.offset_odd[k]), self.shift_odd[k]);
+        let even = _mm256_sub_epi64(even, self.back_even[k]);
+        let odd = _mm256_sub_epi64(odd, self.back_odd[k]);
+        _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
     }
 }
 
@@ -282,21 +300,10 @@ impl Epilogue {
 ///    `avx512::requantize`): `vpackssdw`, `vpaddsw`, `vpacksswb`, `vpmaxsb`, `vpminsb`.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn requantize(acc: [__m256i; 2], e: &Epilogue) -> __m128i {
-    let mut v = [_mm256_setzero_si256(); 2];
-    for k in 0..2 {
-        let a = _mm256_min_epi32(_mm256_max_epi32(acc[k], e.lo[k]), e.hi[k]);
-        let even = _mm256_mul_epi32(a, e.m[k]);
-        let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(a), e.m_odd[k]);
-        let even = _mm256_srlv_epi64(_mm256_add_epi64(even, e.offset_even[k]), e.shift_even[k]);
-        let odd = _mm256_srlv_epi64(_mm256_add_epi64(odd, e.offset_odd[k]), e.shift_odd[k]);
-        let even = _mm256_sub_epi64(even, e.back_even[k]);
-        let odd = _mm256_sub_epi64(odd, e.back_odd[k]);
-        v[k] = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd));
-    }
-    let words = _mm256_adds_epi16(_mm256_packs_epi32(v[0], v[1]), e.zero_point);
+fn requantize(acc: [__m256i; 2], e: &Epilogue<2>) -> __m128i {
+    let words = _mm256_adds_epi16(_mm256_packs_epi32(e.dwords(acc[0], 0), e.dwords(acc[1], 1)), e.zero_point);
     let bytes = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256::<1>(words));
-    _mm_min_epi8(_mm_max_epi8(bytes, e.min), e.max)
+    _mm_min_epi8(_mm_max_epi8(bytes, _mm256_castsi256_si128(e.min)), _mm256_castsi256_si128(e.max))
 }
 
 /// # Safety
@@ -320,7 +327,7 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
         ctx.cb = cb;
         ctx.nch = BLOCK.min(p.channels - cb);
         let lanes = Lanes::<BLOCK>::gather(q, cb, ctx.nch, 1, 2);
-        let e = Epilogue::new(p, &lanes);
+        let e = Epilogue::<2>::new(p, &lanes);
         let mut bias = [_mm256_setzero_si256(); 2];
         for (k, b) in bias.iter_mut().enumerate() {
             // SAFETY: `8 * k + 8 <= 16` elements of the array.
@@ -349,7 +356,7 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
 #[target_feature(enable = "avx2")]
 unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usize>(
     ctx: &Ctx<'_>,
-    e: &Epilogue,
+    e: &Epilogue<2>,
     bias: [__m256i; 2],
 ) {
     let p = ctx.p;
@@ -429,7 +436,7 @@ unsafe fn column<const KH: usize, const G: usize>(ctx: &Ctx<'_>, rows: &[Source;
 ///
 /// As for [`run`].
 #[target_feature(enable = "avx2")]
-unsafe fn general(ctx: &Ctx<'_>, e: &Epilogue, bias: [__m256i; 2]) {
+unsafe fn general(ctx: &Ctx<'_>, e: &Epilogue<2>, bias: [__m256i; 2]) {
     let p = ctx.p;
     let pad = _mm256_set1_epi16(p.input_zero_point as i16);
     for oy in 0..p.out_h {
@@ -463,7 +470,7 @@ unsafe fn general(ctx: &Ctx<'_>, e: &Epilogue, bias: [__m256i; 2]) {
     }
 }
 
-// ---- Shared with avx512.rs: plain Rust, no SIMD. ----
+// ---- Shared with avx512.rs and avxvnni.rs: plain Rust, no SIMD. ----
 
 /// True when the constants allow the SIMD paths' requantization: zero points in
 /// `[-128, 127]`, shifts in `[1, 62]`, and per channel either `s >= 32`, or `s == 31` and
@@ -505,9 +512,10 @@ pub(super) fn acc_bounds(s: i32) -> (i32, i32) {
 /// Per-channel constants of one block in accumulator order. A block is `t` channels
 /// from `cb` of `pixels` output pixels side by side: byte `b < pixels * t` of the block's
 /// vector is channel `cb + b % t` (with `pixels == 1`, just channel `cb + b`). With `n`
-/// accumulators of `n` 128-bit lanes each (`N = 4 n^2` dwords), position `4 n k + 4 l + j`
-/// (accumulator `k`, lane `l`, dword `j`) holds byte `4 n l + 4 k + j`: the order the
-/// byte interleave of each backend leaves them in. Positions past the block's bytes hold
+/// accumulators of `L = N / (4 n)` 128-bit lanes each (`N` dwords in all), position
+/// `4 L k + 4 l + j` (accumulator `k`, lane `l`, dword `j`) holds byte `4 n l + 4 k + j`:
+/// the order the byte interleave of each backend leaves them in (AVX2: `n = L = 2`;
+/// AVX-VNNI: `n = 4`, `L = 2`; AVX-512: `n = L = 4`). Positions past the block's bytes hold
 /// harmless values (bias 0, multiplier 0, shift 1, no clamp).
 pub(super) struct Lanes<const N: usize> {
     pub bias: [i32; N],
@@ -520,10 +528,11 @@ pub(super) struct Lanes<const N: usize> {
 impl<const N: usize> Lanes<N> {
     /// Channels `cb..cb + t` of `q` for `pixels` pixels per vector, for `n` accumulators.
     pub fn gather(q: &ChannelQuant<'_>, cb: usize, t: usize, pixels: usize, n: usize) -> Lanes<N> {
-        debug_assert!(N == 4 * n * n && pixels * t <= N);
+        let lanes = N / (4 * n);
+        debug_assert!(N == 4 * n * lanes && pixels * t <= N);
         let mut l = Lanes { bias: [0; N], multiplier: [0; N], shift: [1; N], lo: [i32::MIN; N], hi: [i32::MAX; N] };
         for pos in 0..N {
-            let (k, lane, j) = (pos / (4 * n), pos / 4 % n, pos % 4);
+            let (k, lane, j) = (pos / (4 * lanes), pos / 4 % lanes, pos % 4);
             let byte = 4 * n * lane + 4 * k + j;
             if byte < pixels * t {
                 let c = cb + byte % t;

@@ -15,6 +15,8 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod avxvnni;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 mod scalar;
@@ -111,8 +113,9 @@ pub fn depthwise_on(b: Backend, p: &Depthwise, input: &[i8], packed: &[i8], q: &
     assert!(b.available(), "depthwise: backend {} is not available on this CPU", b.name());
     match b {
         #[cfg(target_arch = "x86_64")]
-        // No dot products of four bytes here: AVX-VNNI runs the AVX2 kernel.
-        Backend::Avx2 | Backend::AvxVnni => avx2::depthwise(p, input, packed, q, output),
+        Backend::Avx2 => avx2::depthwise(p, input, packed, q, output),
+        #[cfg(target_arch = "x86_64")]
+        Backend::AvxVnni => avxvnni::depthwise(p, input, packed, q, output),
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512Vnni => avx512::depthwise(p, input, packed, q, output),
         #[cfg(target_arch = "aarch64")]
