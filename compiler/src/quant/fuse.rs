@@ -13,8 +13,8 @@ use super::program::{Kernel, Layout, Program, QTensor};
 pub const FUSE_MIN_BYTES: usize = 1 << 20;
 
 /// Fuses every eligible GEMM + depthwise pair whose intermediate tensor has at least
-/// [`FUSE_MIN_BYTES`], with scratch tensors of [`qrt::fused::DEFAULT_SCRATCH`] bytes (or
-/// the least a pair needs, if more).
+/// [`FUSE_MIN_BYTES`], with scratch tensors of [`qrt::fused::DEFAULT_SCRATCH`] bytes, or a
+/// quarter of the intermediate tensor if that is less (or the least a pair needs, if more).
 pub fn expand_depthwise(p: &mut Program) {
     expand_depthwise_with(p, FUSE_MIN_BYTES, qrt::fused::DEFAULT_SCRATCH);
 }
@@ -32,9 +32,11 @@ pub fn expand_depthwise_with(p: &mut Program, min_bytes: usize, budget: usize) {
             };
             let pair = qrt::fused::ExpandDepthwise { gemm, dw };
             let mid = &p.tensors[p.steps[i].output];
+            // At most a quarter of the tensor it replaces, so that fusing always lowers
+            // the step's live bytes (the least scratch wins if it is more).
             let scratch = QTensor {
                 name: format!("{}.bands", mid.name),
-                shape: vec![pair.scratch_len(budget)],
+                shape: vec![pair.scratch_len(budget.min(mid.len() / 4))],
                 layout: Layout::RowMajor,
                 scale: mid.scale,
                 zero_point: mid.zero_point,
