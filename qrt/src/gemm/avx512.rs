@@ -28,7 +28,7 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 use super::avx2::Bounds;
-use super::{Gemm, GemmQuant, NR};
+use super::{Gemm, GemmQuant, Job, NR};
 
 /// The widest panel, in 16-channel blocks.
 const NB_MAX: usize = 8;
@@ -47,35 +47,11 @@ pub(super) fn gemm(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, out
     if p.rows == 0 || p.n == 0 {
         return;
     }
-    let job = Job {
-        input: input.as_ptr(),
-        input_stride: p.input_stride,
-        output: output.as_mut_ptr(),
-        output_stride: p.output_stride,
-        packed: packed.as_ptr(),
-        groups: p.k.div_ceil(4),
-        k: p.k,
-        n: p.n,
-        rows: p.rows,
-    };
+    let job = Job::new(p, input, packed, output);
     // SAFETY: the dispatcher only calls this module when `Backend::Avx512Vnni.available()`
     // (AVX-512F/BW/VL/VNNI present) and after `gemm::check` verified every slice length
     // against `p`; `job` borrows the slices for the duration of the call.
     unsafe { gemm_vnni(&job, q, bounds) }
-}
-
-/// The shape as raw pointers (valid for the lengths `gemm::check` verified).
-struct Job {
-    input: *const i8,
-    input_stride: usize,
-    output: *mut i8,
-    output_stride: usize,
-    packed: *const i8,
-    /// `ceil(k / 4)`: groups per packed block.
-    groups: usize,
-    k: usize,
-    n: usize,
-    rows: usize,
 }
 
 /// The epilogue constants of one 16-channel block.

@@ -127,3 +127,36 @@ pub fn gemm_on(b: Backend, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<
         _ => scalar::gemm(p, input, packed, q, output),
     }
 }
+
+/// A GEMM's shape as raw pointers, for the x86 VNNI kernels (valid for the lengths
+/// [`check`] verified, while the borrowed slices live).
+#[cfg(target_arch = "x86_64")]
+struct Job {
+    input: *const i8,
+    input_stride: usize,
+    output: *mut i8,
+    output_stride: usize,
+    packed: *const i8,
+    /// `ceil(k / 4)`: groups per packed block.
+    groups: usize,
+    k: usize,
+    n: usize,
+    rows: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Job {
+    fn new(p: &Gemm, input: &[i8], packed: &[i8], output: &mut [i8]) -> Job {
+        Job {
+            input: input.as_ptr(),
+            input_stride: p.input_stride,
+            output: output.as_mut_ptr(),
+            output_stride: p.output_stride,
+            packed: packed.as_ptr(),
+            groups: p.k.div_ceil(4),
+            k: p.k,
+            n: p.n,
+            rows: p.rows,
+        }
+    }
+}
