@@ -489,14 +489,7 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
             quote!(qrt::layout::#f(#c, #h, #w, #x, split.output);)
         }
     };
-    let uses_par = matches!(
-        step.kernel,
-        Kernel::Gemm(..)
-            | Kernel::Depthwise(..)
-            | Kernel::ExpandDepthwise { .. }
-            | Kernel::Im2colGemm { .. }
-            | Kernel::MaxPool(_)
-    );
+    let uses_par = step.kernel.splits_over_threads();
     let split = match step.scratch() {
         Some(s) => {
             let s = &p.tensors[s];

@@ -163,6 +163,28 @@ pub struct Step {
     pub macs: u64,
 }
 
+impl Kernel {
+    /// Whether the kernel runs through `qrt::par`, split over a thread pool (the emitted
+    /// step then takes the pool handle). Listed exhaustively so that a new kernel decides.
+    pub fn splits_over_threads(&self) -> bool {
+        match self {
+            Kernel::Gemm(..)
+            | Kernel::Depthwise(..)
+            | Kernel::ExpandDepthwise { .. }
+            | Kernel::Im2colGemm { .. }
+            | Kernel::MaxPool(_) => true,
+            Kernel::Conv(..)
+            | Kernel::Add(_)
+            | Kernel::AveragePool(_)
+            | Kernel::GlobalAveragePool(_)
+            | Kernel::Clamp(_)
+            | Kernel::CopyInto(_)
+            | Kernel::NhwcToNchw { .. }
+            | Kernel::NchwToNhwc { .. } => false,
+        }
+    }
+}
+
 impl Step {
     /// The scratch tensor the step writes and reads while it runs, if any.
     pub fn scratch(&self) -> Option<QTensorId> {
