@@ -326,7 +326,7 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
     for cb in (0..p.channels).step_by(BLOCK) {
         ctx.cb = cb;
         ctx.nch = BLOCK.min(p.channels - cb);
-        let lanes = Lanes::<BLOCK>::gather(q, cb, ctx.nch, 1, 2);
+        let lanes = Lanes::<BLOCK>::gather::<2>(q, cb, ctx.nch, 1);
         let e = Epilogue::<2>::new(p, &lanes);
         let mut bias = [_mm256_setzero_si256(); 2];
         for (k, b) in bias.iter_mut().enumerate() {
@@ -526,20 +526,37 @@ pub(super) struct Lanes<const N: usize> {
 }
 
 impl<const N: usize> Lanes<N> {
-    /// Channels `cb..cb + t` of `q` for `pixels` pixels per vector, for `n` accumulators.
-    pub fn gather(q: &ChannelQuant<'_>, cb: usize, t: usize, pixels: usize, n: usize) -> Lanes<N> {
-        let lanes = N / (4 * n);
-        debug_assert!(N == 4 * n * lanes && pixels * t <= N);
+    /// Channels `cb..cb + t` of `q` for `pixels` pixels per vector, for `A` accumulators.
+    #[inline]
+    pub fn gather<const A: usize>(q: &ChannelQuant<'_>, cb: usize, t: usize, pixels: usize) -> Lanes<N> {
+        let lanes = N / (4 * A);
+        debug_assert!(N == 4 * A * lanes && pixels * t <= N);
         let mut l = Lanes { bias: [0; N], multiplier: [0; N], shift: [1; N], lo: [i32::MIN; N], hi: [i32::MAX; N] };
-        for pos in 0..N {
-            let (k, lane, j) = (pos / (4 * lanes), pos / 4 % lanes, pos % 4);
-            let byte = 4 * n * lane + 4 * k + j;
-            if byte < pixels * t {
-                let c = cb + byte % t;
-                l.bias[pos] = q.bias[c];
-                l.multiplier[pos] = q.multiplier[c];
-                l.shift[pos] = q.shift[c];
-                (l.lo[pos], l.hi[pos]) = acc_bounds(q.shift[c]);
+        // Four bytes (one dword of an accumulator lane) at a time: position `4 (L k + l)`
+        // holds bytes `4 (A l + k)..+4`.
+        for k in 0..A {
+            for lane in 0..lanes {
+                let (pos, byte) = (4 * (lanes * k + lane), 4 * (A * lane + k));
+                if pixels == 1 && byte + 4 <= t {
+                    // Four whole channels: copied as they are, the bounds derived from the shifts.
+                    let c = cb + byte;
+                    l.bias[pos..pos + 4].copy_from_slice(&q.bias[c..c + 4]);
+                    l.multiplier[pos..pos + 4].copy_from_slice(&q.multiplier[c..c + 4]);
+                    l.shift[pos..pos + 4].copy_from_slice(&q.shift[c..c + 4]);
+                    for j in 0..4 {
+                        (l.lo[pos + j], l.hi[pos + j]) = acc_bounds(l.shift[pos + j]);
+                    }
+                    continue;
+                }
+                for j in 0..4 {
+                    if byte + j < pixels * t {
+                        let c = cb + (byte + j) % t;
+                        l.bias[pos + j] = q.bias[c];
+                        l.multiplier[pos + j] = q.multiplier[c];
+                        l.shift[pos + j] = q.shift[c];
+                        (l.lo[pos + j], l.hi[pos + j]) = acc_bounds(q.shift[c]);
+                    }
+                }
             }
         }
         l

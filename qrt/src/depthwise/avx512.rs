@@ -261,19 +261,79 @@ struct Epilogue {
     fast_shift: [__m512i; 4],
 }
 
+/// A block's per-channel constants in accumulator order (see `avx2::Lanes`): channel
+/// `16 l + 4 k + j` of the block in accumulator `k`, 128-bit lane `l`, dword `j`.
+struct BlockConstants {
+    bias: [__m512i; 4],
+    multiplier: [__m512i; 4],
+    shift: [__m512i; 4],
+}
+
+impl BlockConstants {
+    /// Channels `cb..cb + t` (`t <= 64`) of `q`, one pixel per vector: four masked loads
+    /// per array and a 4x4 transpose of their 128-bit lanes. Positions past `t` hold bias
+    /// 0, multiplier 0 and shift 1, as in `Lanes::gather`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn load(q: &ChannelQuant<'_>, cb: usize, t: usize) -> BlockConstants {
+        debug_assert!(t <= BLOCK && cb + t <= q.channels());
+        let part = |a: &[i32], fill: i32| {
+            let mut v = [_mm512_setzero_si512(); 4];
+            for (l, v) in v.iter_mut().enumerate() {
+                let n = t.saturating_sub(16 * l).min(16);
+                // SAFETY: the mask selects channels `cb + 16 l..cb + 16 l + n`, all below
+                // `cb + t <= a.len()`; no other element is read (the address is only formed,
+                // with wrapping arithmetic, when `n == 0`).
+                *v = unsafe {
+                    _mm512_mask_loadu_epi32(
+                        _mm512_set1_epi32(fill),
+                        low_bits(n) as u16,
+                        a.as_ptr().wrapping_add(cb + 16 * l),
+                    )
+                };
+            }
+            transpose_lanes(v)
+        };
+        BlockConstants { bias: part(q.bias, 0), multiplier: part(q.multiplier, 0), shift: part(q.shift, 1) }
+    }
+
+    /// The same constants from `lanes` (any packing).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn from_lanes(lanes: &Lanes<BLOCK>) -> BlockConstants {
+        let load = |a: &[i32; BLOCK]| {
+            // SAFETY: `16 * k + 16 <= 64` elements of the array.
+            core::array::from_fn(|k| unsafe { _mm512_loadu_si512(a.as_ptr().add(16 * k).cast()) })
+        };
+        BlockConstants { bias: load(&lanes.bias), multiplier: load(&lanes.multiplier), shift: load(&lanes.shift) }
+    }
+}
+
+/// Vector `k` of the result holds 128-bit lane `k` of each of `v[0..4]`, in order.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn transpose_lanes(v: [__m512i; 4]) -> [__m512i; 4] {
+    // [v0.0, v0.1, v1.0, v1.1] and so on.
+    let a = _mm512_shuffle_i32x4::<0b01_00_01_00>(v[0], v[1]);
+    let b = _mm512_shuffle_i32x4::<0b11_10_11_10>(v[0], v[1]);
+    let c = _mm512_shuffle_i32x4::<0b01_00_01_00>(v[2], v[3]);
+    let d = _mm512_shuffle_i32x4::<0b11_10_11_10>(v[2], v[3]);
+    [
+        _mm512_shuffle_i32x4::<0b10_00_10_00>(a, c),
+        _mm512_shuffle_i32x4::<0b11_01_11_01>(a, c),
+        _mm512_shuffle_i32x4::<0b10_00_10_00>(b, d),
+        _mm512_shuffle_i32x4::<0b11_01_11_01>(b, d),
+    ]
+}
+
 impl Epilogue {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn new(p: &Depthwise, lanes: &Lanes<BLOCK>) -> Epilogue {
-        let load = |a: &[i32; BLOCK], k: usize| {
-            // SAFETY: `16 * k + 16 <= 64` elements of the array.
-            unsafe { _mm512_loadu_si512(a.as_ptr().add(16 * k).cast()) }
-        };
+    fn new(p: &Depthwise, c: &BlockConstants) -> Epilogue {
         let low_dword = _mm512_set1_epi64(0xffff_ffff);
         let one = _mm512_set1_epi64(1);
+        let one32 = _mm512_set1_epi32(1);
         let mut e = Epilogue {
             lo: [_mm512_setzero_si512(); 4],
             hi: [_mm512_setzero_si512(); 4],
-            m: [_mm512_setzero_si512(); 4],
+            m: c.multiplier,
             m_odd: [_mm512_setzero_si512(); 4],
             shift_even: [_mm512_setzero_si512(); 4],
             shift_odd: [_mm512_setzero_si512(); 4],
@@ -282,30 +342,30 @@ impl Epilogue {
             zero_point: _mm512_set1_epi16(p.output.zero_point as i16),
             min: _mm512_set1_epi8(p.output.min),
             max: _mm512_set1_epi8(p.output.max),
-            fast: false,
+            fast: true,
             fast_round: [_mm512_setzero_si512(); 4],
             fast_shift: [_mm512_setzero_si512(); 4],
         };
-        // A zero multiplier gives 0 with any shift, so its lane takes 33.
-        let mut fast_shift = [33; BLOCK];
-        e.fast = (0..BLOCK).all(|i| {
-            let (m, s) = (lanes.multiplier[i], lanes.shift[i]);
-            if m != 0 {
-                fast_shift[i] = s;
-            }
-            m == 0 || (33..=62).contains(&s)
-        });
         for k in 0..4 {
-            let s = load(&fast_shift, k);
-            e.fast_shift[k] = _mm512_sub_epi32(s, _mm512_set1_epi32(32));
-            e.fast_round[k] = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(s, _mm512_set1_epi32(33)));
-        }
-        for k in 0..4 {
-            e.lo[k] = load(&lanes.lo, k);
-            e.hi[k] = load(&lanes.hi, k);
-            e.m[k] = load(&lanes.multiplier, k);
-            e.m_odd[k] = _mm512_srli_epi64::<32>(e.m[k]);
-            let s = load(&lanes.shift, k);
+            let (m, s) = (c.multiplier[k], c.shift[k]);
+            // A zero multiplier gives 0 with any shift, so its lane takes 33.
+            let zero = _mm512_cmpeq_epi32_mask(m, _mm512_setzero_si512());
+            let in_range =
+                _mm512_cmpge_epi32_mask(s, _mm512_set1_epi32(33)) & _mm512_cmple_epi32_mask(s, _mm512_set1_epi32(62));
+            e.fast &= (zero | in_range) == 0xffff;
+            let fs = _mm512_mask_blend_epi32(zero, s, _mm512_set1_epi32(33));
+            e.fast_shift[k] = _mm512_sub_epi32(fs, _mm512_set1_epi32(32));
+            e.fast_round[k] = _mm512_sllv_epi32(one32, _mm512_sub_epi32(fs, _mm512_set1_epi32(33)));
+            // `avx2::acc_bounds`: `[-2^s, 2^s]` for `s <= 30`, no clamp otherwise.
+            let small = _mm512_cmple_epi32_mask(s, _mm512_set1_epi32(30));
+            let bound = _mm512_sllv_epi32(one32, s);
+            e.hi[k] = _mm512_mask_blend_epi32(small, _mm512_set1_epi32(i32::MAX), bound);
+            e.lo[k] = _mm512_mask_blend_epi32(
+                small,
+                _mm512_set1_epi32(i32::MIN),
+                _mm512_sub_epi32(_mm512_setzero_si512(), bound),
+            );
+            e.m_odd[k] = _mm512_srli_epi64::<32>(m);
             e.shift_even[k] = _mm512_and_si512(s, low_dword);
             e.shift_odd[k] = _mm512_srli_epi64::<32>(s);
             e.round_even[k] = _mm512_sllv_epi64(one, _mm512_sub_epi64(e.shift_even[k], one));
@@ -402,13 +462,13 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
         ctx.cb = cb;
         ctx.t = t;
         ctx.pixel_mask = low_bits(t);
-        let lanes = Lanes::<BLOCK>::gather(q, cb, t, pixels, 4);
-        let e = Epilogue::new(p, &lanes);
-        let mut bias = [_mm512_setzero_si512(); 4];
-        for (k, b) in bias.iter_mut().enumerate() {
-            // SAFETY: `16 * k + 16 <= 64` elements of the array.
-            *b = unsafe { _mm512_loadu_si512(lanes.bias.as_ptr().add(16 * k).cast()) };
-        }
+        let constants = if pixels == 1 {
+            BlockConstants::load(q, cb, t)
+        } else {
+            BlockConstants::from_lanes(&Lanes::<BLOCK>::gather::<4>(q, cb, t, pixels))
+        };
+        let e = Epilogue::new(p, &constants);
+        let bias = constants.bias;
         // SAFETY (every call): the context describes a layer whose slices match its shape,
         // the kernel's sizes and stride are the ones it is named for, and `pixels` is the
         // packing the constants were gathered for (two only for whole pixels, stride 1).

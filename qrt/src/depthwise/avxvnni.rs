@@ -260,7 +260,7 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
     for cb in (0..p.channels).step_by(BLOCK) {
         ctx.cb = cb;
         ctx.t = BLOCK.min(p.channels - cb);
-        let lanes = Lanes::<BLOCK>::gather(q, cb, ctx.t, 1, ACC);
+        let lanes = Lanes::<BLOCK>::gather::<ACC>(q, cb, ctx.t, 1);
         let e = Epilogue::<ACC>::new(p, &lanes);
         let f = Fast::new(&lanes);
         let mut bias = [_mm256_setzero_si256(); ACC];
