@@ -20,6 +20,11 @@ pub struct Timings {
     pub layers: Vec<u64>,
     /// The paired comparison with another thread count, if asked for.
     pub paired: Option<Paired>,
+    /// The same comparison for an in-cache GEMM loop on every thread, timed in the same
+    /// blocks: the speed-up the cores themselves give.
+    pub machine: Option<Paired>,
+    /// The model's speed-up over the machine's, block pair by block pair.
+    pub share: Option<Paired>,
 }
 
 /// Blocks of runs alternating between two thread counts: how many times faster the
@@ -162,7 +167,8 @@ pub fn run(
 
 fn parse(text: &str) -> Result<Timings> {
     let bad = || Error::Other(format!("unexpected benchmark output:\n{text}"));
-    let mut t = Timings { backend: String::new(), run: [0; 4], layers: Vec::new(), paired: None };
+    let mut t =
+        Timings { backend: String::new(), run: [0; 4], layers: Vec::new(), paired: None, machine: None, share: None };
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.as_slice() {
@@ -173,13 +179,18 @@ fn parse(text: &str) -> Result<Timings> {
                 }
             }
             ["layer", _, ns] => t.layers.push(ns.parse().map_err(|_| bad())?),
-            ["paired", against, blocks, p50, p10, p90] => {
+            [kind @ ("paired" | "machine" | "share"), against, blocks, p50, p10, p90] => {
                 let r = |v: &str| v.parse::<f64>().map_err(|_| bad());
-                t.paired = Some(Paired {
+                let pair = Some(Paired {
                     against: against.parse().map_err(|_| bad())?,
                     blocks: blocks.parse().map_err(|_| bad())?,
                     ratio: [r(p50)?, r(p10)?, r(p90)?],
                 });
+                match *kind {
+                    "paired" => t.paired = pair,
+                    "machine" => t.machine = pair,
+                    _ => t.share = pair,
+                }
             }
             _ => {}
         }
@@ -252,6 +263,26 @@ pub fn render(
                  p10 {p10:.2}x, p90 {p90:.2}x)",
                 t.backend, pd.blocks
             );
+            if let Some(m) = t.machine {
+                let [p50, p10, p90] = m.ratio;
+                let _ = writeln!(
+                    out,
+                    "{:<12} the cores themselves, in the same blocks: {p50:.2}x (p10 {p10:.2}x, p90 {p90:.2}x) for qrt's GEMM \
+                     looping on in-cache data on every thread",
+                    ""
+                );
+            }
+            if let Some(sh) = t.share {
+                let [p50, p10, p90] = sh.ratio;
+                let _ = writeln!(
+                    out,
+                    "{:<12} so the model gets {:.0}% of the speed-up the cores give (p10 {:.0}%, p90 {:.0}%)",
+                    "",
+                    100.0 * p50,
+                    100.0 * p10,
+                    100.0 * p90
+                );
+            }
         }
     }
     // The per-layer tables describe the fastest backend timed.

@@ -38,6 +38,19 @@ fn bench_prints_every_table_and_the_paired_ratio() {
     let ratio: f64 = paired.split_whitespace().nth(4).and_then(|r| r.strip_suffix('x')?.parse().ok()).expect(paired);
     assert!(paired.starts_with("scalar ") && paired.contains("as fast as one (median of 5 paired blocks"), "{paired}");
     assert!(ratio > 0.0 && ratio.is_finite(), "{paired}");
+    // The cores' own speed-up in the same blocks, and the model's share of it, follow.
+    let at = lines.iter().position(|l| l.contains("threads are")).expect("paired line");
+    let number_after = |l: &str, after: &str| -> f64 {
+        let rest = &l[l.find(after).unwrap_or_else(|| panic!("no {after:?} in {l}")) + after.len()..];
+        rest.split(|c: char| c != '.' && !c.is_ascii_digit()).next().and_then(|v| v.parse().ok()).expect(l)
+    };
+    let machine = lines[at + 1];
+    assert!(machine.trim_start().starts_with("the cores themselves, in the same blocks:"), "{text}");
+    let cores = number_after(machine, "blocks: ");
+    let share = lines[at + 2];
+    assert!(share.trim_start().starts_with("so the model gets"), "{text}");
+    let got = number_after(share, "gets ");
+    assert!(cores > 0.0 && got > 0.0 && got.is_finite(), "{text}");
 
     // One row per layer, numbered 1..=layers, whose shares add up to 100%.
     let start = lines.iter().position(|l| l.starts_with("per layer (scalar)")).expect("per-layer table") + 2;
