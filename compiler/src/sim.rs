@@ -141,7 +141,7 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8], par: qrt::par::
             split.scratch,
             split.output,
         ),
-        Kernel::Add(params) => qrt::add::add(params, input(0), input(1), split.output),
+        Kernel::Add(params) => qrt::par::add(par, params, input(0), input(1), split.output),
         Kernel::MaxPool(params) => qrt::par::max_pool(par, params, input(0), split.output),
         Kernel::AveragePool(params) => qrt::pool::average_pool(params, input(0), split.output),
         Kernel::GlobalAveragePool(params) => qrt::pool::global_average_pool(params, input(0), split.output),

@@ -1,6 +1,6 @@
-//! Splitting a layer over threads never changes its bytes: GEMM and depthwise on
-//! 2, 3 and 4 threads (every layer split, however small) against one thread, over shapes
-//! whose bands start and end in the padding.
+//! Splitting a layer over threads never changes its bytes: GEMM, depthwise, quantize, add
+//! and max pool on 2, 3 and 4 threads (every layer split, however small) against one
+//! thread, over shapes whose bands start and end in the padding.
 
 use qrt::depthwise::{self, Depthwise};
 use qrt::gemm::{self, Gemm, GemmQuant};
@@ -109,6 +109,32 @@ fn quantize_ranges_match_one_thread() {
             let (mut one, mut many) = (vec![0x11; len], vec![0x22; len]);
             qrt::quant::quantize(0.021, -5, &input, &mut one);
             par::quantize(par, 0.021, -5, &input, &mut many);
+            assert_eq!(one, many, "threads {threads} len {len}");
+        }
+    }
+}
+
+#[test]
+fn add_ranges_match_one_thread() {
+    let mut rng = Rng::new(17);
+    let (m_a, m_b, shift) = qrt::add::encode_pair(0.7, 1.3).expect("encodable");
+    for threads in [2, 3] {
+        let pool = Pool::new(threads);
+        let par = Par::pool(&pool).with_min_work(0);
+        for len in [0, 1, 4095, 4096, 4097, 8192, 56 * 56 * 24] {
+            let p = qrt::add::Add {
+                len,
+                a_zero_point: -7,
+                a_multiplier: m_a,
+                b_zero_point: 11,
+                b_multiplier: m_b,
+                shift,
+                output: OUT,
+            };
+            let (a, b) = (rng.activations(len), rng.activations(len));
+            let (mut one, mut many) = (vec![0x11; len], vec![0x22; len]);
+            qrt::add::add(&p, &a, &b, &mut one);
+            par::add(par, &p, &a, &b, &mut many);
             assert_eq!(one, many, "threads {threads} len {len}");
         }
     }

@@ -441,7 +441,7 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
             let (pt, a, b) = (tokens::add(params), input(0), input(1));
             quote! {
                 const P: qrt::add::Add = #pt;
-                qrt::add::add(&P, #a, #b, split.output);
+                qrt::par::add(par, &P, #a, #b, split.output);
             }
         }
         Kernel::MaxPool(params) => {

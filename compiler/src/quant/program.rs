@@ -172,9 +172,9 @@ impl Kernel {
             | Kernel::Depthwise(..)
             | Kernel::ExpandDepthwise { .. }
             | Kernel::Im2colGemm { .. }
+            | Kernel::Add(_)
             | Kernel::MaxPool(_) => true,
             Kernel::Conv(..)
-            | Kernel::Add(_)
             | Kernel::AveragePool(_)
             | Kernel::GlobalAveragePool(_)
             | Kernel::Clamp(_)

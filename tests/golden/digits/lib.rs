@@ -593,7 +593,7 @@ fn conv4(arena: &mut [i8], par: qrt::par::Par<'_>) {
 ///
 /// Reads `bn4_out` [1, 32, 4, 4] (scale 0.036844227, zero point -32), `relu2_out` [1, 32, 4, 4] (scale 0.03124417, zero point -128).
 /// Writes `relu4_out` [1, 32, 4, 4] (scale 0.03928151, zero point -128).
-fn add(arena: &mut [i8], _par: qrt::par::Par<'_>) {
+fn add(arena: &mut [i8], par: qrt::par::Par<'_>) {
     let split = qrt::arena::split(arena, 0, 512);
     const P: qrt::add::Add = qrt::add::Add {
         len: 512,
@@ -608,7 +608,7 @@ fn add(arena: &mut [i8], _par: qrt::par::Par<'_>) {
             max: 127,
         },
     };
-    qrt::add::add(&P, split.input(5632, 512), split.input(4608, 512), split.output);
+    qrt::par::add(par, &P, split.input(5632, 512), split.input(4608, 512), split.output);
 }
 
 /// `gap`: GlobalAveragePool.
