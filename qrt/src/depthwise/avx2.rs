@@ -22,7 +22,9 @@
 //!
 //! Requantization is the AVX-512 path's (clamp the accumulator, 64-bit products with
 //! `vpmuldq`, merge to i32, packs with saturation), except that AVX2 has no 64-bit
-//! arithmetic shift; `requantize` derives it exactly from the logical one.
+//! arithmetic shift; `requantize` derives it exactly from the logical one. A block whose
+//! shifts are all in `[33, 62]` (every layer the compiler plans) takes the shorter
+//! high-dword form instead (`Epilogue::high_dwords`), chosen once per block.
 
 use core::arch::x86_64::*;
 
@@ -219,17 +221,57 @@ pub(super) struct Epilogue<const A: usize> {
     pub(super) zero_point: __m256i,
     pub(super) min: __m256i,
     pub(super) max: __m256i,
+    /// Every lane's shift is in `[33, 62]` (or its multiplier is 0), so [`Epilogue::high_dwords`]
+    /// applies, with `2^(s-33)` and `s - 32` per lane (a zero multiplier's lane takes 33).
+    pub(super) fast: bool,
+    fast_round: [__m256i; A],
+    fast_shift: [__m256i; A],
+}
+
+/// A block's per-channel bias, multiplier and shift in accumulator order (see [`Lanes`]),
+/// for `A` accumulators of eight i32 lanes.
+pub(super) struct Constants<const A: usize> {
+    pub(super) bias: [__m256i; A],
+    multiplier: [__m256i; A],
+    shift: [__m256i; A],
+}
+
+impl<const A: usize> Constants<A> {
+    /// Channels `cb..cb + t` (`t <= 8 A`) of `q`, one pixel per vector: a masked load per
+    /// eight channels, then 128-bit halves swapped into place (accumulator `k` holds the
+    /// four-channel groups `k` and `A + k`). Positions past `t` hold bias 0, multiplier 0
+    /// and shift 1, as in [`Lanes::gather`].
+    #[target_feature(enable = "avx2")]
+    pub(super) fn load(q: &ChannelQuant<'_>, cb: usize, t: usize) -> Constants<A> {
+        debug_assert!(t <= 8 * A && cb + t <= q.channels());
+        let part = |a: &[i32], fill: i32| -> [__m256i; A] {
+            let mut y = [_mm256_setzero_si256(); A];
+            for (i, y) in y.iter_mut().enumerate() {
+                let n = t.saturating_sub(8 * i).min(8) as i32;
+                let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                // SAFETY: `vpmaskmovd` reads only the lanes the mask selects, channels
+                // `cb + 8 i..cb + 8 i + n`, all below `cb + t <= a.len()`; masked-off lanes
+                // are not accessed (the address is only formed, with wrapping arithmetic).
+                let v = unsafe { _mm256_maskload_epi32(a.as_ptr().wrapping_add(cb + 8 * i), mask) };
+                *y = _mm256_blendv_epi8(_mm256_set1_epi32(fill), v, mask);
+            }
+            core::array::from_fn(|k| {
+                let (low, high) = (y[k / 2], y[A / 2 + k / 2]);
+                if k % 2 == 0 {
+                    _mm256_permute2x128_si256::<0x20>(low, high)
+                } else {
+                    _mm256_permute2x128_si256::<0x31>(low, high)
+                }
+            })
+        };
+        Constants { bias: part(q.bias, 0), multiplier: part(q.multiplier, 0), shift: part(q.shift, 1) }
+    }
 }
 
 impl<const A: usize> Epilogue<A> {
-    /// The constants of `lanes`, which holds `N = 8 A` channels in accumulator order.
+    /// The requantization constants of a block.
     #[target_feature(enable = "avx2")]
-    pub(super) fn new<const N: usize>(p: &Depthwise, lanes: &Lanes<N>) -> Epilogue<A> {
-        assert!(N == 8 * A, "depthwise: lanes and accumulators disagree");
-        let load = |a: &[i32; N], k: usize| {
-            // SAFETY: `8 * k + 8 <= 8 A = N` elements of the array.
-            unsafe { _mm256_loadu_si256(a.as_ptr().add(8 * k).cast()) }
-        };
+    pub(super) fn new(p: &Depthwise, c: &Constants<A>) -> Epilogue<A> {
         let low_dword = _mm256_set1_epi64x(0xffff_ffff);
         let one = _mm256_set1_epi64x(1);
         let top = _mm256_set1_epi64x(i64::MIN);
@@ -247,13 +289,24 @@ impl<const A: usize> Epilogue<A> {
             zero_point: _mm256_set1_epi16(p.output.zero_point as i16),
             min: _mm256_set1_epi8(p.output.min),
             max: _mm256_set1_epi8(p.output.max),
+            fast: true,
+            fast_round: [_mm256_setzero_si256(); A],
+            fast_shift: [_mm256_setzero_si256(); A],
         };
         for k in 0..A {
-            e.lo[k] = load(&lanes.lo, k);
-            e.hi[k] = load(&lanes.hi, k);
-            e.m[k] = load(&lanes.multiplier, k);
-            e.m_odd[k] = _mm256_srli_epi64::<32>(e.m[k]);
-            let s = load(&lanes.shift, k);
+            let (m, s) = (c.multiplier[k], c.shift[k]);
+            let zero = _mm256_cmpeq_epi32(m, _mm256_setzero_si256());
+            let in_range = _mm256_andnot_si256(
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(33), s),
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(63), s),
+            );
+            e.fast &= _mm256_movemask_epi8(_mm256_or_si256(zero, in_range)) == -1;
+            let fs = _mm256_blendv_epi8(s, _mm256_set1_epi32(33), zero);
+            e.fast_shift[k] = _mm256_sub_epi32(fs, _mm256_set1_epi32(32));
+            e.fast_round[k] = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(fs, _mm256_set1_epi32(33)));
+            (e.lo[k], e.hi[k]) = acc_bounds(s);
+            e.m[k] = m;
+            e.m_odd[k] = _mm256_srli_epi64::<32>(m);
             e.shift_even[k] = _mm256_and_si256(s, low_dword);
             e.shift_odd[k] = _mm256_srli_epi64::<32>(s);
             for (shift, offset, back) in [
@@ -282,6 +335,20 @@ impl<const A: usize> Epilogue<A> {
         let odd = _mm256_sub_epi64(odd, self.back_odd[k]);
         _mm256_blend_epi32::<0b1010_1010>(even, _mm256_slli_epi64::<32>(odd))
     }
+
+    /// The same value by form 2 (requires `fast`): with `s` in `[33, 62]` the product's high
+    /// dword `floor(P / 2^32)` carries all of it, and `floor((floor(P / 2^32) + 2^(s-33)) /
+    /// 2^(s-32)) = floor((P + 2^(s-1)) / 2^s)`, with no accumulator clamp (`|result| < 2^30`).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) fn high_dwords(&self, acc: __m256i, k: usize) -> __m256i {
+        debug_assert!(self.fast);
+        let even = _mm256_mul_epi32(acc, self.m[k]);
+        let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), self.m_odd[k]);
+        // High dwords: even lanes from `even` (moved down), odd lanes from `odd`.
+        let h = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+        _mm256_srav_epi32(_mm256_add_epi32(h, self.fast_round[k]), self.fast_shift[k])
+    }
 }
 
 /// Requantizes two accumulators (accumulator order) to 16 output bytes in channel order.
@@ -298,10 +365,13 @@ impl<const A: usize> Epilogue<A> {
 ///    lane is `r`.
 /// 3. Packing, the zero point and the clamp are the AVX-512 path's (proof in
 ///    `avx512::requantize`): `vpackssdw`, `vpaddsw`, `vpacksswb`, `vpmaxsb`, `vpminsb`.
+///
+/// `FAST` takes form 2 ([`Epilogue::high_dwords`]) and requires `e.fast`.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn requantize(acc: [__m256i; 2], e: &Epilogue<2>) -> __m128i {
-    let words = _mm256_adds_epi16(_mm256_packs_epi32(e.dwords(acc[0], 0), e.dwords(acc[1], 1)), e.zero_point);
+fn requantize<const FAST: bool>(acc: [__m256i; 2], e: &Epilogue<2>) -> __m128i {
+    let r = |k: usize| if FAST { e.high_dwords(acc[k], k) } else { e.dwords(acc[k], k) };
+    let words = _mm256_adds_epi16(_mm256_packs_epi32(r(0), r(1)), e.zero_point);
     let bytes = _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256::<1>(words));
     _mm_min_epi8(_mm_max_epi8(bytes, _mm256_castsi256_si128(e.min)), _mm256_castsi256_si128(e.max))
 }
@@ -326,21 +396,21 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
     for cb in (0..p.channels).step_by(BLOCK) {
         ctx.cb = cb;
         ctx.nch = BLOCK.min(p.channels - cb);
-        let lanes = Lanes::<BLOCK>::gather::<2>(q, cb, ctx.nch, 1);
-        let e = Epilogue::<2>::new(p, &lanes);
-        let mut bias = [_mm256_setzero_si256(); 2];
-        for (k, b) in bias.iter_mut().enumerate() {
-            // SAFETY: `8 * k + 8 <= 16` elements of the array.
-            *b = unsafe { _mm256_loadu_si256(lanes.bias.as_ptr().add(8 * k).cast()) };
-        }
+        let constants = Constants::<2>::load(q, cb, ctx.nch);
+        let e = Epilogue::new(p, &constants);
+        let bias = constants.bias;
         // SAFETY (all four calls): the context describes a layer whose slices match its
         // shape, and the kernel's sizes are the ones it is named for.
         unsafe {
-            match (p.kernel_h, p.kernel_w, p.stride_w) {
-                (3, 3, 1) => fixed::<3, 3, 1, 2>(&ctx, &e, bias),
-                (3, 3, 2) => fixed::<3, 3, 2, 2>(&ctx, &e, bias),
-                (5, 5, 1) => fixed::<5, 5, 1, 3>(&ctx, &e, bias),
-                (5, 5, 2) => fixed::<5, 5, 2, 3>(&ctx, &e, bias),
+            match (p.kernel_h, p.kernel_w, p.stride_w, e.fast) {
+                (3, 3, 1, true) => fixed::<3, 3, 1, 2, true>(&ctx, &e, bias),
+                (3, 3, 2, true) => fixed::<3, 3, 2, 2, true>(&ctx, &e, bias),
+                (5, 5, 1, true) => fixed::<5, 5, 1, 3, true>(&ctx, &e, bias),
+                (5, 5, 2, true) => fixed::<5, 5, 2, 3, true>(&ctx, &e, bias),
+                (3, 3, 1, false) => fixed::<3, 3, 1, 2, false>(&ctx, &e, bias),
+                (3, 3, 2, false) => fixed::<3, 3, 2, 2, false>(&ctx, &e, bias),
+                (5, 5, 1, false) => fixed::<5, 5, 1, 3, false>(&ctx, &e, bias),
+                (5, 5, 2, false) => fixed::<5, 5, 2, 3, false>(&ctx, &e, bias),
                 _ => general(&ctx, &e, bias),
             }
         }
@@ -354,7 +424,7 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
 ///
 /// As for [`run`], and `ctx` describes a layer with these kernel sizes and stride.
 #[target_feature(enable = "avx2")]
-unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usize>(
+unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usize, const FAST: bool>(
     ctx: &Ctx<'_>,
     e: &Epilogue<2>,
     bias: [__m256i; 2],
@@ -404,7 +474,7 @@ unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usiz
                 }
             }
             // SAFETY: `oy < out_h`, `ox < out_w`.
-            unsafe { ctx.store(oy, ox, requantize(acc, e)) };
+            unsafe { ctx.store(oy, ox, requantize::<FAST>(acc, e)) };
         }
     }
 }
@@ -464,8 +534,9 @@ unsafe fn general(ctx: &Ctx<'_>, e: &Epilogue<2>, bias: [__m256i; 2]) {
                     }
                 }
             }
+            let v = if e.fast { requantize::<true>(acc, e) } else { requantize::<false>(acc, e) };
             // SAFETY: `oy < out_h`, `ox < out_w`.
-            unsafe { ctx.store(oy, ox, requantize(acc, e)) };
+            unsafe { ctx.store(oy, ox, v) };
         }
     }
 }
@@ -501,12 +572,16 @@ pub(super) fn simd_supported(p: &Depthwise, q: &ChannelQuant<'_>) -> bool {
 ///   more than 127. Symmetrically below, `r <= -m <= -256` gives `min(lo, hi)` both ways.
 ///
 /// So clamping first never changes an output, and afterwards `r` always fits i32.
-pub(super) fn acc_bounds(s: i32) -> (i32, i32) {
-    if s <= 30 {
-        (-(1 << s), 1 << s)
-    } else {
-        (i32::MIN, i32::MAX)
-    }
+/// (Per i32 lane of `s`; the AVX-512 kernel computes the same with mask registers.)
+#[target_feature(enable = "avx2")]
+#[inline]
+fn acc_bounds(s: __m256i) -> (__m256i, __m256i) {
+    let small = _mm256_cmpgt_epi32(_mm256_set1_epi32(31), s);
+    let bound = _mm256_sllv_epi32(_mm256_set1_epi32(1), s);
+    (
+        _mm256_blendv_epi8(_mm256_set1_epi32(i32::MIN), _mm256_sub_epi32(_mm256_setzero_si256(), bound), small),
+        _mm256_blendv_epi8(_mm256_set1_epi32(i32::MAX), bound, small),
+    )
 }
 
 /// Per-channel constants of one block in accumulator order. A block is `t` channels
@@ -516,13 +591,13 @@ pub(super) fn acc_bounds(s: i32) -> (i32, i32) {
 /// `4 L k + 4 l + j` (accumulator `k`, lane `l`, dword `j`) holds byte `4 n l + 4 k + j`:
 /// the order the byte interleave of each backend leaves them in (AVX2: `n = L = 2`;
 /// AVX-VNNI: `n = 4`, `L = 2`; AVX-512: `n = L = 4`). Positions past the block's bytes hold
-/// harmless values (bias 0, multiplier 0, shift 1, no clamp).
+/// harmless values (bias 0, multiplier 0, shift 1). The AVX-512 kernel gathers its
+/// two-pixel blocks this way; one-pixel blocks load the same order with whole vectors
+/// ([`Constants::load`], `avx512::BlockConstants::load`).
 pub(super) struct Lanes<const N: usize> {
     pub bias: [i32; N],
     pub multiplier: [i32; N],
     pub shift: [i32; N],
-    pub lo: [i32; N],
-    pub hi: [i32; N],
 }
 
 impl<const N: usize> Lanes<N> {
@@ -531,21 +606,18 @@ impl<const N: usize> Lanes<N> {
     pub fn gather<const A: usize>(q: &ChannelQuant<'_>, cb: usize, t: usize, pixels: usize) -> Lanes<N> {
         let lanes = N / (4 * A);
         debug_assert!(N == 4 * A * lanes && pixels * t <= N);
-        let mut l = Lanes { bias: [0; N], multiplier: [0; N], shift: [1; N], lo: [i32::MIN; N], hi: [i32::MAX; N] };
+        let mut l = Lanes { bias: [0; N], multiplier: [0; N], shift: [1; N] };
         // Four bytes (one dword of an accumulator lane) at a time: position `4 (L k + l)`
         // holds bytes `4 (A l + k)..+4`.
         for k in 0..A {
             for lane in 0..lanes {
                 let (pos, byte) = (4 * (lanes * k + lane), 4 * (A * lane + k));
                 if pixels == 1 && byte + 4 <= t {
-                    // Four whole channels: copied as they are, the bounds derived from the shifts.
+                    // Four whole channels, copied as they are.
                     let c = cb + byte;
                     l.bias[pos..pos + 4].copy_from_slice(&q.bias[c..c + 4]);
                     l.multiplier[pos..pos + 4].copy_from_slice(&q.multiplier[c..c + 4]);
                     l.shift[pos..pos + 4].copy_from_slice(&q.shift[c..c + 4]);
-                    for j in 0..4 {
-                        (l.lo[pos + j], l.hi[pos + j]) = acc_bounds(l.shift[pos + j]);
-                    }
                     continue;
                 }
                 for j in 0..4 {
@@ -554,7 +626,6 @@ impl<const N: usize> Lanes<N> {
                         l.bias[pos + j] = q.bias[c];
                         l.multiplier[pos + j] = q.multiplier[c];
                         l.shift[pos + j] = q.shift[c];
-                        (l.lo[pos + j], l.hi[pos + j]) = acc_bounds(q.shift[c]);
                     }
                 }
             }

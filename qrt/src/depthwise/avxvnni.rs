@@ -22,7 +22,7 @@
 //! packed bytes and a smaller one 16.
 //!
 //! Lane order: `vpunpck{l,h}bw` then `vpunpck{l,h}wd` leave channel `16 l + 4 k + j` of the
-//! block in accumulator `k`, 128-bit lane `l`, dword `j` (`Lanes` with four accumulators);
+//! block in accumulator `k`, 128-bit lane `l`, dword `j` (`avx2::Lanes` with four accumulators);
 //! `vpackssdw` of accumulators 0, 1 and of 2, 3, then `vpacksswb`, put the 32 bytes back in
 //! channel order.
 //!
@@ -34,7 +34,7 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2::{simd_supported, Epilogue, Lanes, Source};
+use super::avx2::{simd_supported, Constants, Epilogue, Source};
 use super::{padded_channels, Depthwise};
 use crate::requant::ChannelQuant;
 
@@ -184,55 +184,15 @@ fn corrected(mut bias: [__m256i; ACC], w: &[__m256i; ACC]) -> [__m256i; ACC] {
     bias
 }
 
-/// The constants of the high-dword requantization (form 2): per lane `2^(s-33)` and
-/// `s - 32`, valid when `ok`.
-struct Fast {
-    ok: bool,
-    round: [__m256i; ACC],
-    shift: [__m256i; ACC],
-}
-
-impl Fast {
-    #[target_feature(enable = "avx2,avxvnni")]
-    fn new(lanes: &Lanes<BLOCK>) -> Fast {
-        // A zero multiplier gives 0 with any shift, so its lane takes 33.
-        let mut shift = [33; BLOCK];
-        let ok = (0..BLOCK).all(|i| {
-            let (m, s) = (lanes.multiplier[i], lanes.shift[i]);
-            if m != 0 {
-                shift[i] = s;
-            }
-            m == 0 || (33..=62).contains(&s)
-        });
-        let mut f = Fast { ok, round: [_mm256_setzero_si256(); ACC], shift: [_mm256_setzero_si256(); ACC] };
-        for k in 0..ACC {
-            // SAFETY: `8 * k + 8 <= 32` elements of the array.
-            let s = unsafe { _mm256_loadu_si256(shift.as_ptr().add(8 * k).cast()) };
-            f.shift[k] = _mm256_sub_epi32(s, _mm256_set1_epi32(32));
-            f.round[k] = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(s, _mm256_set1_epi32(33)));
-        }
-        f
-    }
-}
-
 /// Requantizes four accumulators (accumulator order) to 32 output bytes in channel order.
-/// `FAST` picks form 2 and requires `f.ok`; the other form is exact for any block (both
+/// `FAST` picks form 2 and requires `e.fast`; the other form is exact for any block (both
 /// proofs in the module docs).
 #[target_feature(enable = "avx2,avxvnni")]
 #[inline]
-fn requantize<const FAST: bool>(acc: [__m256i; ACC], e: &Epilogue<ACC>, f: &Fast) -> __m256i {
+fn requantize<const FAST: bool>(acc: [__m256i; ACC], e: &Epilogue<ACC>) -> __m256i {
     let mut v = [_mm256_setzero_si256(); ACC];
     for k in 0..ACC {
-        v[k] = if FAST {
-            debug_assert!(f.ok);
-            let even = _mm256_mul_epi32(acc[k], e.m[k]);
-            let odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc[k]), e.m_odd[k]);
-            // High dwords: even lanes from `even` (moved down), odd lanes from `odd`.
-            let h = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
-            _mm256_srav_epi32(_mm256_add_epi32(h, f.round[k]), f.shift[k])
-        } else {
-            e.dwords(acc[k], k)
-        };
+        v[k] = if FAST { e.high_dwords(acc[k], k) } else { e.dwords(acc[k], k) };
     }
     let low = _mm256_adds_epi16(_mm256_packs_epi32(v[0], v[1]), e.zero_point);
     let high = _mm256_adds_epi16(_mm256_packs_epi32(v[2], v[3]), e.zero_point);
@@ -260,26 +220,21 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
     for cb in (0..p.channels).step_by(BLOCK) {
         ctx.cb = cb;
         ctx.t = BLOCK.min(p.channels - cb);
-        let lanes = Lanes::<BLOCK>::gather::<ACC>(q, cb, ctx.t, 1);
-        let e = Epilogue::<ACC>::new(p, &lanes);
-        let f = Fast::new(&lanes);
-        let mut bias = [_mm256_setzero_si256(); ACC];
-        for (k, b) in bias.iter_mut().enumerate() {
-            // SAFETY: `8 * k + 8 <= 32` elements of the array.
-            *b = unsafe { _mm256_loadu_si256(lanes.bias.as_ptr().add(8 * k).cast()) };
-        }
+        let constants = Constants::<ACC>::load(q, cb, ctx.t);
+        let e = Epilogue::new(p, &constants);
+        let bias = constants.bias;
         // SAFETY (every call): the context describes a layer whose slices match its shape,
         // and the kernel's sizes and stride are the ones it is named for.
         unsafe {
-            match (p.kernel_h, p.stride_w, f.ok) {
-                (3, 1, true) => fixed::<3, 3, 1, 1, true>(&ctx, &e, &f, bias),
-                (3, _, true) => fixed::<3, 3, 2, 1, true>(&ctx, &e, &f, bias),
-                (_, 1, true) => fixed::<5, 5, 1, 2, true>(&ctx, &e, &f, bias),
-                (_, _, true) => fixed::<5, 5, 2, 2, true>(&ctx, &e, &f, bias),
-                (3, 1, false) => fixed::<3, 3, 1, 1, false>(&ctx, &e, &f, bias),
-                (3, _, false) => fixed::<3, 3, 2, 1, false>(&ctx, &e, &f, bias),
-                (_, 1, false) => fixed::<5, 5, 1, 2, false>(&ctx, &e, &f, bias),
-                (_, _, false) => fixed::<5, 5, 2, 2, false>(&ctx, &e, &f, bias),
+            match (p.kernel_h, p.stride_w, e.fast) {
+                (3, 1, true) => fixed::<3, 3, 1, 1, true>(&ctx, &e, bias),
+                (3, _, true) => fixed::<3, 3, 2, 1, true>(&ctx, &e, bias),
+                (_, 1, true) => fixed::<5, 5, 1, 2, true>(&ctx, &e, bias),
+                (_, _, true) => fixed::<5, 5, 2, 2, true>(&ctx, &e, bias),
+                (3, 1, false) => fixed::<3, 3, 1, 1, false>(&ctx, &e, bias),
+                (3, _, false) => fixed::<3, 3, 2, 1, false>(&ctx, &e, bias),
+                (_, 1, false) => fixed::<5, 5, 1, 2, false>(&ctx, &e, bias),
+                (_, _, false) => fixed::<5, 5, 2, 2, false>(&ctx, &e, bias),
             }
         }
     }
@@ -293,12 +248,11 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
 /// # Safety
 ///
 /// As for [`run`]; `ctx` describes a layer with these kernel sizes and stride, and `FAST`
-/// only when `f.ok`.
+/// only when `e.fast`.
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usize, const FAST: bool>(
     ctx: &Ctx<'_>,
     e: &Epilogue<ACC>,
-    f: &Fast,
     mut bias: [__m256i; ACC],
 ) {
     let p = ctx.p;
@@ -359,7 +313,7 @@ unsafe fn fixed<const KH: usize, const KW: usize, const SW: usize, const G: usiz
                     }
                 }
                 // SAFETY: `oy < out_h` and `ox < out_w`.
-                unsafe { ctx.store(oy, ox, requantize::<FAST>(acc, e, f)) };
+                unsafe { ctx.store(oy, ox, requantize::<FAST>(acc, e)) };
             }};
         }
         for ox in 0..first {
