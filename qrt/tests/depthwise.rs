@@ -487,9 +487,13 @@ fn requantization_edges() {
 #[test]
 fn accumulators_at_the_clamp_boundaries() {
     // For shifts up to 30 the SIMD paths clamp the accumulator to `±2^s` first: biases
-    // around those bounds put accumulators on both sides of them.
+    // around those bounds put accumulators on both sides of them. With the smallest
+    // multiplier the SIMD paths take (256) and the largest output zero point, a clamp
+    // bound off by one would show: `r(1 - 2^s)` is then `-128`, and `-128 + 127` is no
+    // longer saturated.
     let c = 48;
-    for s in [1, 2, 8, 17, 30, 31, 32, 40, 62] {
+    let top = OutputQuant { zero_point: 127, min: -128, max: 127 };
+    for (s, out) in [1, 2, 8, 17, 30, 31, 32, 40, 62].into_iter().flat_map(|s| [(s, FULL), (s, top)]) {
         for m in [0, 256, 1 << 20, 1 << 30, i32::MAX] {
             for offset in [-70_000i64, -1, 0, 1, 70_000] {
                 let base = if s <= 30 { 1i64 << s } else { 1i64 << 30 };
@@ -501,8 +505,7 @@ fn accumulators_at_the_clamp_boundaries() {
                     .collect();
                 let multiplier = vec![m; c];
                 let shift = vec![s; c];
-                let prm =
-                    Params { zp_in: 0, out: FULL, scales: Scales::Typical, values: Values::Random, wide_bias: false };
+                let prm = Params { zp_in: 0, out, scales: Scales::Typical, values: Values::Random, wide_bias: false };
                 let g = Geometry::square(3, 4, c, 3, 1, (1, 1, 1, 1));
                 check_layer(g, &prm, 7500 + s as u64, Some((&bias, &multiplier, &shift)));
             }
