@@ -16,7 +16,7 @@
 //! the general path, which builds each column group and its weights per tap group.
 //!
 //! Lane order: channel `8 l + 4 k + j` of the block sits in accumulator `k`, 128-bit lane
-//! `l`, dword `j` (see [`Lanes`]); `vpackssdw` of the two accumulators puts the 16 channels
+//! `l`, dword `j` (see [`Constants`]); `vpackssdw` of the two accumulators puts the 16 channels
 //! back in order. Channel tails (`channels % 16`) load and store through zero-filled
 //! 16-byte stack buffers.
 //!
@@ -228,8 +228,11 @@ pub(super) struct Epilogue<const A: usize> {
     fast_shift: [__m256i; A],
 }
 
-/// A block's per-channel bias, multiplier and shift in accumulator order (see [`Lanes`]),
-/// for `A` accumulators of eight i32 lanes.
+/// A block's per-channel bias, multiplier and shift in accumulator order, for `A`
+/// accumulators of `L` 128-bit lanes: position `4 L k + 4 l + j` (accumulator `k`, lane
+/// `l`, dword `j`) holds byte `4 A l + 4 k + j` of the block, the order the byte interleave
+/// of each backend leaves them in (AVX2: `A = L = 2`; AVX-VNNI: `A = 4`, `L = 2`; AVX-512,
+/// with its own vectors in `avx512.rs`: `A = L = 4`).
 pub(super) struct Constants<const A: usize> {
     pub(super) bias: [__m256i; A],
     multiplier: [__m256i; A],
@@ -240,7 +243,7 @@ impl<const A: usize> Constants<A> {
     /// Channels `cb..cb + t` (`t <= 8 A`) of `q`, one pixel per vector: a masked load per
     /// eight channels, then 128-bit halves swapped into place (accumulator `k` holds the
     /// four-channel groups `k` and `A + k`). Positions past `t` hold bias 0, multiplier 0
-    /// and shift 1, as in [`Lanes::gather`].
+    /// and shift 1 (harmless: those bytes are never stored).
     #[target_feature(enable = "avx2")]
     pub(super) fn load(q: &ChannelQuant<'_>, cb: usize, t: usize) -> Constants<A> {
         debug_assert!(t <= 8 * A && cb + t <= q.channels());
@@ -582,54 +585,4 @@ fn acc_bounds(s: __m256i) -> (__m256i, __m256i) {
         _mm256_blendv_epi8(_mm256_set1_epi32(i32::MIN), _mm256_sub_epi32(_mm256_setzero_si256(), bound), small),
         _mm256_blendv_epi8(_mm256_set1_epi32(i32::MAX), bound, small),
     )
-}
-
-/// Per-channel constants of one block in accumulator order. A block is `t` channels
-/// from `cb` of `pixels` output pixels side by side: byte `b < pixels * t` of the block's
-/// vector is channel `cb + b % t` (with `pixels == 1`, just channel `cb + b`). With `n`
-/// accumulators of `L = N / (4 n)` 128-bit lanes each (`N` dwords in all), position
-/// `4 L k + 4 l + j` (accumulator `k`, lane `l`, dword `j`) holds byte `4 n l + 4 k + j`:
-/// the order the byte interleave of each backend leaves them in (AVX2: `n = L = 2`;
-/// AVX-VNNI: `n = 4`, `L = 2`; AVX-512: `n = L = 4`). Positions past the block's bytes hold
-/// harmless values (bias 0, multiplier 0, shift 1). The AVX-512 kernel gathers its
-/// two-pixel blocks this way; one-pixel blocks load the same order with whole vectors
-/// ([`Constants::load`], `avx512::BlockConstants::load`).
-pub(super) struct Lanes<const N: usize> {
-    pub bias: [i32; N],
-    pub multiplier: [i32; N],
-    pub shift: [i32; N],
-}
-
-impl<const N: usize> Lanes<N> {
-    /// Channels `cb..cb + t` of `q` for `pixels` pixels per vector, for `A` accumulators.
-    #[inline]
-    pub fn gather<const A: usize>(q: &ChannelQuant<'_>, cb: usize, t: usize, pixels: usize) -> Lanes<N> {
-        let lanes = N / (4 * A);
-        debug_assert!(N == 4 * A * lanes && pixels * t <= N);
-        let mut l = Lanes { bias: [0; N], multiplier: [0; N], shift: [1; N] };
-        // Four bytes (one dword of an accumulator lane) at a time: position `4 (L k + l)`
-        // holds bytes `4 (A l + k)..+4`.
-        for k in 0..A {
-            for lane in 0..lanes {
-                let (pos, byte) = (4 * (lanes * k + lane), 4 * (A * lane + k));
-                if pixels == 1 && byte + 4 <= t {
-                    // Four whole channels, copied as they are.
-                    let c = cb + byte;
-                    l.bias[pos..pos + 4].copy_from_slice(&q.bias[c..c + 4]);
-                    l.multiplier[pos..pos + 4].copy_from_slice(&q.multiplier[c..c + 4]);
-                    l.shift[pos..pos + 4].copy_from_slice(&q.shift[c..c + 4]);
-                    continue;
-                }
-                for j in 0..4 {
-                    if byte + j < pixels * t {
-                        let c = cb + (byte + j) % t;
-                        l.bias[pos + j] = q.bias[c];
-                        l.multiplier[pos + j] = q.multiplier[c];
-                        l.shift[pos + j] = q.shift[c];
-                    }
-                }
-            }
-        }
-        l
-    }
 }

@@ -45,7 +45,7 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2::{simd_supported, Lanes, Source};
+use super::avx2::{simd_supported, Source};
 use super::{padded_channels, Depthwise};
 use crate::requant::ChannelQuant;
 
@@ -261,7 +261,7 @@ struct Epilogue {
     fast_shift: [__m512i; 4],
 }
 
-/// A block's per-channel constants in accumulator order (see `avx2::Lanes`): channel
+/// A block's per-channel constants in accumulator order (see `avx2::Constants`): byte
 /// `16 l + 4 k + j` of the block in accumulator `k`, 128-bit lane `l`, dword `j`.
 struct BlockConstants {
     bias: [__m512i; 4],
@@ -270,40 +270,41 @@ struct BlockConstants {
 }
 
 impl BlockConstants {
-    /// Channels `cb..cb + t` (`t <= 64`) of `q`, one pixel per vector: four masked loads
-    /// per array and a 4x4 transpose of their 128-bit lanes. Positions past `t` hold bias
-    /// 0, multiplier 0 and shift 1, as in `Lanes::gather`.
+    /// Channels `cb..cb + t` of `q` for `pixels` pixels per vector (`pixels * t <= 64`;
+    /// byte `b` of the block is channel `cb + b % t`): the block's bytes in order as four
+    /// vectors, then a 4x4 transpose of their 128-bit lanes. Positions past `pixels * t`
+    /// hold bias 0, multiplier 0 and shift 1 (harmless: those bytes are never stored).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn load(q: &ChannelQuant<'_>, cb: usize, t: usize) -> BlockConstants {
-        debug_assert!(t <= BLOCK && cb + t <= q.channels());
+    fn load(q: &ChannelQuant<'_>, cb: usize, t: usize, pixels: usize) -> BlockConstants {
+        debug_assert!(pixels * t <= BLOCK && cb + t <= q.channels());
         let part = |a: &[i32], fill: i32| {
             let mut v = [_mm512_setzero_si512(); 4];
-            for (l, v) in v.iter_mut().enumerate() {
-                let n = t.saturating_sub(16 * l).min(16);
-                // SAFETY: the mask selects channels `cb + 16 l..cb + 16 l + n`, all below
-                // `cb + t <= a.len()`; no other element is read (the address is only formed,
-                // with wrapping arithmetic, when `n == 0`).
-                *v = unsafe {
-                    _mm512_mask_loadu_epi32(
-                        _mm512_set1_epi32(fill),
-                        low_bits(n) as u16,
-                        a.as_ptr().wrapping_add(cb + 16 * l),
-                    )
-                };
+            if pixels == 1 {
+                // Four masked loads straight from the constants.
+                for (l, v) in v.iter_mut().enumerate() {
+                    let n = t.saturating_sub(16 * l).min(16);
+                    // SAFETY: the mask selects channels `cb + 16 l..cb + 16 l + n`, all below
+                    // `cb + t <= a.len()`; no other element is read (the address is only
+                    // formed, with wrapping arithmetic, when `n == 0`).
+                    *v = unsafe {
+                        _mm512_mask_loadu_epi32(
+                            _mm512_set1_epi32(fill),
+                            low_bits(n) as u16,
+                            a.as_ptr().wrapping_add(cb + 16 * l),
+                        )
+                    };
+                }
+            } else {
+                // Repeated channels: laid out byte by byte first.
+                let bytes: [i32; BLOCK] = core::array::from_fn(|b| if b < pixels * t { a[cb + b % t] } else { fill });
+                for (l, v) in v.iter_mut().enumerate() {
+                    // SAFETY: `16 * l + 16 <= 64` elements of the array.
+                    *v = unsafe { _mm512_loadu_si512(bytes.as_ptr().add(16 * l).cast()) };
+                }
             }
             transpose_lanes(v)
         };
         BlockConstants { bias: part(q.bias, 0), multiplier: part(q.multiplier, 0), shift: part(q.shift, 1) }
-    }
-
-    /// The same constants from `lanes` (any packing).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn from_lanes(lanes: &Lanes<BLOCK>) -> BlockConstants {
-        let load = |a: &[i32; BLOCK]| {
-            // SAFETY: `16 * k + 16 <= 64` elements of the array.
-            core::array::from_fn(|k| unsafe { _mm512_loadu_si512(a.as_ptr().add(16 * k).cast()) })
-        };
-        BlockConstants { bias: load(&lanes.bias), multiplier: load(&lanes.multiplier), shift: load(&lanes.shift) }
     }
 }
 
@@ -462,11 +463,7 @@ unsafe fn run(p: &Depthwise, input: &[i8], packed: &[i8], q: &ChannelQuant<'_>, 
         ctx.cb = cb;
         ctx.t = t;
         ctx.pixel_mask = low_bits(t);
-        let constants = if pixels == 1 {
-            BlockConstants::load(q, cb, t)
-        } else {
-            BlockConstants::from_lanes(&Lanes::<BLOCK>::gather::<4>(q, cb, t, pixels))
-        };
+        let constants = BlockConstants::load(q, cb, t, pixels);
         let e = Epilogue::new(p, &constants);
         let bias = constants.bias;
         // SAFETY (every call): the context describes a layer whose slices match its shape,

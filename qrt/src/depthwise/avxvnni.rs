@@ -22,7 +22,7 @@
 //! packed bytes and a smaller one 16.
 //!
 //! Lane order: `vpunpck{l,h}bw` then `vpunpck{l,h}wd` leave channel `16 l + 4 k + j` of the
-//! block in accumulator `k`, 128-bit lane `l`, dword `j` (`avx2::Lanes` with four accumulators);
+//! block in accumulator `k`, 128-bit lane `l`, dword `j` (`avx2::Constants` with four accumulators);
 //! `vpackssdw` of accumulators 0, 1 and of 2, 3, then `vpacksswb`, put the 32 bytes back in
 //! channel order.
 //!
