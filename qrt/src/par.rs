@@ -199,7 +199,7 @@ pub fn quantize(par: Par<'_>, scale: f32, zero_point: i32, input: &[f32], output
 /// [`crate::add::add`], split over ranges of elements (the work counted as the bytes
 /// read and written).
 pub fn add(par: Par<'_>, p: &crate::add::Add, a: &[i8], b: &[i8], output: &mut [i8]) {
-    assert!(a.len() == p.len && b.len() == p.len && output.len() == p.len, "add: slice lengths differ from len");
+    crate::add::check(p, a, b, output);
     const CHUNK: usize = 4096;
     par.bands(p.len.div_ceil(CHUNK), CHUNK, 3 * p.len, output, &|c0, _, out| {
         let range = c0 * CHUNK..c0 * CHUNK + out.len();

@@ -77,7 +77,7 @@ pub fn encode_pair(r_a: f64, r_b: f64) -> Option<(i32, i32, i32)> {
 }
 
 /// Asserts that the slices are `p.len` long (every backend relies on this).
-fn check(p: &Add, a: &[i8], b: &[i8], output: &[i8]) {
+pub(crate) fn check(p: &Add, a: &[i8], b: &[i8], output: &[i8]) {
     assert!(a.len() == p.len && b.len() == p.len && output.len() == p.len, "add: slice lengths differ from len");
 }
 
