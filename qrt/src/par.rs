@@ -125,21 +125,22 @@ impl<'a> Par<'a> {
             // takes its own.
             type Slot<'s> = std::sync::Mutex<Option<(&'s mut [i8], &'s mut [i8])>>;
             let mut slots: [Slot<'_>; MAX_PARTS] = Default::default();
+            let split = pool.split(rows, parts);
+            let parts = split.parts();
             let share = scratch.len() / parts;
             let (mut rest, mut spare) = (output, scratch);
             for (i, slot) in slots.iter_mut().enumerate().take(parts) {
-                let r = crate::threads::range(rows, parts, i);
-                let take = if i + 1 == parts { rest.len() } else { (r.end - r.start) * row_bytes };
+                let take = if i + 1 == parts { rest.len() } else { split.range(i).len() * row_bytes };
                 let (head, tail) = core::mem::take(&mut rest).split_at_mut(take);
                 let (mine, others) = core::mem::take(&mut spare).split_at_mut(share);
                 *slot.get_mut().unwrap_or_else(|e| e.into_inner()) = Some((head, mine));
                 (rest, spare) = (tail, others);
             }
-            pool.run(parts, &|i| {
-                let r = crate::threads::range(rows, parts, i);
+            pool.run_split(&split, &|i| {
+                let r = split.range(i);
                 let part = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
                 if let Some((out, scratch)) = part {
-                    band(r.start, r.end - r.start, out, scratch);
+                    band(r.start, r.len(), out, scratch);
                 }
             });
             return;
@@ -153,6 +154,8 @@ type BandWithScratch<'f> = dyn Fn(usize, usize, &mut [i8], &mut [i8]) + Sync + '
 
 /// The most bands one layer is cut into.
 pub const MAX_PARTS: usize = 16;
+#[cfg(feature = "std")]
+const _: () = assert!(MAX_PARTS <= crate::threads::MAX_SPLIT);
 
 /// [`crate::gemm::gemm`], split over rows (or, for a single row, over blocks of output
 /// channels, which are then contiguous in the output, the packed weights and the constants).

@@ -4,10 +4,19 @@
 //! time; each part writes its own rows of the output, so the bytes are those of a
 //! single-threaded run whatever the split. Workers spin briefly between jobs (layers come
 //! back to back within a run) and then sleep, so an idle model costs nothing.
+//!
+//! [`Pool::split`] sizes the parts to the threads' speeds. Part `i` is normally run by
+//! thread `i` (the caller is thread 0, and claims come in order), and the pool times every
+//! part: when a thread is slower than the caller (a slower core, a core shared with
+//! another program, a virtual CPU the host runs less often), its parts shrink until both
+//! finish together, instead of the caller waiting for it at every layer. The weights move
+//! a 64th of the way to each measurement, so one noisy layer does not swing them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 use std::vec::Vec;
 
 /// How many busy-wait rounds a worker spends looking for the next job before sleeping.
@@ -32,6 +41,9 @@ struct Shared {
     done: AtomicUsize,
     /// Workers asleep on `wake`.
     sleeping: AtomicUsize,
+    /// For each of the first [`MAX_SPLIT`] parts of the current job: the thread that ran
+    /// it and its duration in nanoseconds (see [`Pool::split`]).
+    timing: [PartTime; MAX_SPLIT],
     wake: Condvar,
     stop: AtomicBool,
 }
@@ -42,11 +54,92 @@ unsafe impl Send for Shared {}
 // SAFETY: as above; all other fields are atomics or synchronised by the mutex.
 unsafe impl Sync for Shared {}
 
+#[derive(Default)]
+struct PartTime {
+    thread: AtomicUsize,
+    ns: AtomicU64,
+}
+
+/// The most parts a [`Split`] has.
+pub const MAX_SPLIT: usize = 16;
+
+/// How far a weight moves towards each measurement. Layers differ in how evenly their
+/// rows cost, so a weight that follows each job closely is wrong for the next layer: with
+/// 1/16, MobileNetV2 on two threads ran 1.6% slower than with equal bands when both cores
+/// were free; with 1/64 it ran as fast (and 8% faster when one was not).
+const LEARN: f32 = 1.0 / 64.0;
+/// Jobs with a part shorter than this teach nothing: call overheads and the worker's start
+/// dominate such parts.
+const LEARN_MIN_NS: u64 = 5_000;
+/// The range of a thread's weight, relative to the caller's (1).
+const WEIGHTS: (f32, f32) = (0.25, 4.0);
+
+/// `len` items cut into consecutive, non-empty parts sized to the threads' weights (see
+/// [`Pool::split`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    bounds: [usize; MAX_SPLIT + 1],
+    parts: usize,
+}
+
+impl Split {
+    /// Parts: the number asked for, at most `len` and [`MAX_SPLIT`].
+    pub fn parts(&self) -> usize {
+        self.parts
+    }
+
+    /// The items of part `i`.
+    pub fn range(&self, i: usize) -> Range<usize> {
+        self.bounds[i]..self.bounds[i + 1]
+    }
+
+    /// Cuts `0..len` into `parts` consecutive parts in proportion to `weights` (equal parts
+    /// where there are fewer weights than parts), every part at least one item long.
+    pub fn weighted(len: usize, parts: usize, weights: &[f32]) -> Split {
+        let parts = parts.clamp(1, MAX_SPLIT).min(len.max(1));
+        let w = |i: usize| if weights.len() >= parts { weights[i].max(f32::MIN_POSITIVE) as f64 } else { 1.0 };
+        let total: f64 = (0..parts).map(w).sum();
+        let mut bounds = [0; MAX_SPLIT + 1];
+        let mut sum = 0.0;
+        for i in 1..parts {
+            sum += w(i - 1);
+            let at = (len as f64 * sum / total).round() as usize;
+            // Leave at least one item for this part and each one after it.
+            bounds[i] = at.max(bounds[i - 1] + 1).min(len - (parts - i));
+        }
+        bounds[parts] = len;
+        Split { bounds, parts }
+    }
+}
+
+/// The weights after a job split by `split` whose part `i` thread `timing[i].0` ran in
+/// `timing[i].1` nanoseconds, or `None` if the job teaches nothing (a part run by another
+/// thread than its own, or too short to time).
+fn learn(weights: &[f32], split: &Split, timing: &[(usize, u64)]) -> Option<Vec<f32>> {
+    let parts = split.parts();
+    if parts < 2 || parts > weights.len() || timing.len() < parts {
+        return None;
+    }
+    if (0..parts).any(|i| timing[i].0 != i || timing[i].1 < LEARN_MIN_NS) {
+        return None;
+    }
+    // Items per nanosecond, relative to the caller's.
+    let speed = |i: usize| split.range(i).len() as f64 / timing[i].1 as f64;
+    let mut next = weights.to_vec();
+    for i in 1..parts {
+        let seen = (speed(i) / speed(0)) as f32;
+        next[i] = (weights[i] + LEARN * (seen - weights[i])).clamp(WEIGHTS.0, WEIGHTS.1);
+    }
+    Some(next)
+}
+
 /// A pool of `threads - 1` workers; the thread calling [`Pool::run`] is the last one.
 pub struct Pool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
     threads: usize,
+    /// Each thread's speed relative to the caller's (thread 0, always 1), as `f32` bits.
+    weights: Vec<AtomicU32>,
 }
 
 impl Pool {
@@ -59,6 +152,7 @@ impl Pool {
             next: AtomicU64::new(0),
             done: AtomicUsize::new(0),
             sleeping: AtomicUsize::new(0),
+            timing: Default::default(),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
         });
@@ -67,11 +161,52 @@ impl Pool {
                 let s = Arc::clone(&shared);
                 std::thread::Builder::new()
                     .name(std::format!("qrt-{i}"))
-                    .spawn(move || worker(&s))
+                    .spawn(move || worker(&s, i))
                     .expect("qrt: cannot start a worker thread")
             })
             .collect();
-        Pool { shared, workers, threads }
+        let weights = (0..threads).map(|_| AtomicU32::new(1f32.to_bits())).collect();
+        Pool { shared, workers, threads, weights }
+    }
+
+    /// Each thread's measured speed relative to the caller's (thread 0, always 1): the
+    /// weights [`Pool::split`] cuts by.
+    pub fn weights(&self) -> Vec<f32> {
+        self.weights.iter().map(|w| f32::from_bits(w.load(Ordering::Relaxed))).collect()
+    }
+
+    /// Sets the weights (clamped to 0.25..=4; thread 0 stays 1): for cores known to differ,
+    /// and for tests. Later jobs run with [`Pool::run_split`] go on adjusting them.
+    pub fn set_weights(&self, weights: &[f32]) {
+        for (slot, &w) in self.weights.iter().zip(weights).skip(1) {
+            slot.store(w.clamp(WEIGHTS.0, WEIGHTS.1).to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// Cuts `len` items into `parts` parts (at most `len`, [`MAX_SPLIT`]), part `i` sized
+    /// for thread `i` by the current weights; equal parts if there are more parts than
+    /// threads.
+    pub fn split(&self, len: usize, parts: usize) -> Split {
+        Split::weighted(len, parts, &self.weights())
+    }
+
+    /// [`Pool::run`] over the parts of `split` (from [`Pool::split`]), then moves the
+    /// weights towards the speeds the job showed.
+    pub fn run_split(&self, split: &Split, task: &(dyn Fn(usize) + Sync)) {
+        self.run(split.parts(), task);
+        let parts = split.parts();
+        if parts < 2 || parts > self.threads {
+            return;
+        }
+        let mut timing = [(0usize, 0u64); MAX_SPLIT];
+        for (t, slot) in timing.iter_mut().zip(&self.shared.timing).take(parts) {
+            *t = (slot.thread.load(Ordering::Relaxed), slot.ns.load(Ordering::Relaxed));
+        }
+        if let Some(next) = learn(&self.weights(), split, &timing[..parts]) {
+            for (slot, w) in self.weights.iter().zip(next) {
+                slot.store(w.to_bits(), Ordering::Relaxed);
+            }
+        }
     }
 
     /// Threads in all, the caller included.
@@ -108,7 +243,7 @@ impl Pool {
             let _guard = s.job.lock().unwrap_or_else(|e| e.into_inner());
             s.wake.notify_all();
         }
-        run_parts(s, epoch, Job { task, parts });
+        run_parts(s, epoch, Job { task, parts }, 0);
         while s.done.load(Ordering::Acquire) < parts {
             std::hint::spin_loop();
         }
@@ -128,8 +263,9 @@ impl Drop for Pool {
     }
 }
 
-/// Claims and runs parts of the job of `epoch` until none are left.
-fn run_parts(s: &Shared, epoch: u64, job: Job) {
+/// Claims and runs parts of the job of `epoch` until none are left; `me` is the thread's
+/// index (0 for the caller), recorded with each part's time.
+fn run_parts(s: &Shared, epoch: u64, job: Job, me: usize) {
     loop {
         let cur = s.next.load(Ordering::Acquire);
         let (e, i) = (cur >> 32, (cur & 0xFFFF_FFFF) as usize);
@@ -141,12 +277,18 @@ fn run_parts(s: &Shared, epoch: u64, job: Job) {
         }
         // SAFETY: part `i` of `epoch` was claimed above, so the job is not finished and
         // `Pool::run` is still waiting: the task it points to is alive.
+        let start = Instant::now();
         unsafe { (*job.task)(i) };
+        if let Some(t) = s.timing.get(i) {
+            t.thread.store(me, Ordering::Relaxed);
+            t.ns.store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+        // Release: the caller reads the timing (and the part's output) after `done`.
         s.done.fetch_add(1, Ordering::AcqRel);
     }
 }
 
-fn worker(s: &Shared) {
+fn worker(s: &Shared, me: usize) {
     let mut seen = 0u64;
     loop {
         let mut spins = 0;
@@ -174,7 +316,7 @@ fn worker(s: &Shared) {
         seen = epoch;
         let job = *s.job.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(job) = job {
-            run_parts(s, epoch, job);
+            run_parts(s, epoch, job, me);
         }
     }
 }
@@ -183,4 +325,54 @@ fn worker(s: &Shared) {
 pub fn range(len: usize, parts: usize, i: usize) -> core::ops::Range<usize> {
     let parts = parts.max(1);
     (len * i / parts)..(len * (i + 1) / parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{learn, Split, LEARN, LEARN_MIN_NS};
+
+    #[test]
+    fn weights_move_a_step_towards_each_measurement() {
+        // 100 rows cut 50 / 50: the worker took twice as long, so it runs at half speed.
+        let split = Split::weighted(100, 2, &[1.0, 1.0]);
+        let next = learn(&[1.0, 1.0], &split, &[(0, 10_000), (1, 20_000)]).expect("a timed job");
+        assert_eq!(next, [1.0, 1.0 + (0.5 - 1.0) * LEARN]);
+        // Cut 2 : 1 for a worker believed twice as fast, which then took as long per row as
+        // the caller: its weight moves back towards 1.
+        let split = Split::weighted(90, 2, &[1.0, 2.0]);
+        assert_eq!((split.range(0).len(), split.range(1).len()), (30, 60));
+        let next = learn(&[1.0, 2.0], &split, &[(0, 30_000), (1, 60_000)]).expect("a timed job");
+        assert_eq!(next, [1.0, 2.0 + (1.0 - 2.0) * LEARN]);
+    }
+
+    #[test]
+    fn repeated_measurements_converge_and_stay_in_range() {
+        // A worker at a third of the caller's speed: the weights settle near 1/3 and the
+        // rows follow (a quarter of them for the worker).
+        let mut w = std::vec![1.0f32, 1.0];
+        for _ in 0..2000 {
+            let split = Split::weighted(1200, 2, &w);
+            let ns = |i: usize, per_row: u64| (i, split.range(i).len() as u64 * per_row);
+            w = learn(&w, &split, &[ns(0, 100), ns(1, 300)]).expect("a timed job");
+        }
+        assert!((w[1] - 1.0 / 3.0).abs() < 0.01, "{w:?}");
+        assert_eq!(Split::weighted(1200, 2, &w).range(1).len(), 300);
+        // A worker a hundred times slower: clamped at 1/4.
+        let split = Split::weighted(100, 2, &[1.0, 0.25]);
+        let next = learn(&[1.0, 0.25], &split, &[(0, 10_000), (1, 1_000_000)]).expect("a timed job");
+        assert_eq!(next, [1.0, 0.25]);
+    }
+
+    #[test]
+    fn jobs_that_teach_nothing_leave_the_weights() {
+        let split = Split::weighted(100, 2, &[1.0, 1.0]);
+        // The caller ran both parts (the worker was late), or part 1 ran on thread 0.
+        assert_eq!(learn(&[1.0, 1.0], &split, &[(0, 10_000), (0, 10_000)]), None);
+        // Too short to time.
+        assert_eq!(learn(&[1.0, 1.0], &split, &[(0, LEARN_MIN_NS - 1), (1, 10_000)]), None);
+        // One part, or more parts than threads.
+        assert_eq!(learn(&[1.0, 1.0], &Split::weighted(100, 1, &[]), &[(0, 10_000)]), None);
+        let three = Split::weighted(99, 3, &[]);
+        assert_eq!(learn(&[1.0, 1.0], &three, &[(0, 9_000), (1, 9_000), (2, 9_000)]), None);
+    }
 }

@@ -1,6 +1,7 @@
 //! Splitting a layer over threads never changes its bytes: GEMM, depthwise, quantize, add
 //! and max pool on 2, 3 and 4 threads (every layer split, however small) against one
-//! thread, over shapes whose bands start and end in the padding.
+//! thread, over shapes whose bands start and end in the padding, with equal bands and
+//! with bands sized for threads of very different speeds.
 
 use qrt::depthwise::{self, Depthwise};
 use qrt::gemm::{self, Gemm, GemmQuant};
@@ -16,13 +17,25 @@ fn quant(n: usize) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
     ((0..n as i32).map(|c| c * 37 - 500).collect(), vec![r.multiplier; n], vec![r.shift; n])
 }
 
+/// Pools of 2, 3 and 4 threads of equal weights, and pools whose workers are weighted as
+/// much slower or faster than the caller (so bands are far from equal), with a name.
+fn pools() -> Vec<(String, Pool)> {
+    let mut pools: Vec<(String, Pool)> =
+        [2, 3, 4].into_iter().map(|t| (format!("threads {t}"), Pool::new(t))).collect();
+    for weights in [&[1.0, 0.25][..], &[1.0, 4.0], &[1.0, 4.0, 0.3], &[1.0, 0.5, 0.25, 3.0]] {
+        let pool = Pool::new(weights.len());
+        pool.set_weights(weights);
+        pools.push((format!("weights {weights:?}"), pool));
+    }
+    pools
+}
+
 const OUT: OutputQuant = OutputQuant { zero_point: 3, min: -128, max: 127 };
 
 #[test]
 fn gemm_bands_match_one_thread() {
     let mut rng = Rng::new(5);
-    for threads in [2, 3, 4] {
-        let pool = Pool::new(threads);
+    for (name, pool) in pools() {
         let par = Par::pool(&pool).with_min_work(0);
         for (rows, k, n, extra) in [
             (1, 8, 16, 0),
@@ -47,7 +60,7 @@ fn gemm_bands_match_one_thread() {
             let (mut one, mut many) = (vec![0x11; len], vec![0x11; len]);
             gemm::gemm(&p, &input, &packed, &q, &mut one);
             par::gemm(par, &p, &input, &packed, &q, &mut many);
-            assert_eq!(one, many, "threads {threads} rows {rows} k {k} n {n}");
+            assert_eq!(one, many, "{name} rows {rows} k {k} n {n}");
         }
     }
 }
@@ -55,8 +68,7 @@ fn gemm_bands_match_one_thread() {
 #[test]
 fn depthwise_bands_match_one_thread() {
     let mut rng = Rng::new(9);
-    for threads in [2, 3, 4] {
-        let pool = Pool::new(threads);
+    for (name, pool) in pools() {
         let par = Par::pool(&pool).with_min_work(0);
         for (h, w, c, k, stride, pad) in [
             (2, 3, 5, 3, 1, 1),
@@ -92,7 +104,7 @@ fn depthwise_bands_match_one_thread() {
             let (mut one, mut many) = (vec![0; out_h * out_w * c], vec![0; out_h * out_w * c]);
             depthwise::depthwise(&p, &input, &packed, &q, &mut one);
             par::depthwise(par, &p, &input, &packed, &q, &mut many);
-            assert_eq!(one, many, "depthwise threads {threads}: {h}x{w}x{c} k{k} s{stride} p{pad}");
+            assert_eq!(one, many, "depthwise {name}: {h}x{w}x{c} k{k} s{stride} p{pad}");
         }
     }
 }
@@ -100,8 +112,7 @@ fn depthwise_bands_match_one_thread() {
 #[test]
 fn quantize_ranges_match_one_thread() {
     let mut rng = Rng::new(13);
-    for threads in [2, 3] {
-        let pool = Pool::new(threads);
+    for (name, pool) in pools() {
         let par = Par::pool(&pool).with_min_work(0);
         // Lengths around the 4096-element ranges: one short range, exact multiples, a tail.
         for len in [0, 1, 4095, 4096, 4097, 8192, 3 * 224 * 224] {
@@ -109,7 +120,7 @@ fn quantize_ranges_match_one_thread() {
             let (mut one, mut many) = (vec![0x11; len], vec![0x22; len]);
             qrt::quant::quantize(0.021, -5, &input, &mut one);
             par::quantize(par, 0.021, -5, &input, &mut many);
-            assert_eq!(one, many, "threads {threads} len {len}");
+            assert_eq!(one, many, "{name} len {len}");
         }
     }
 }
@@ -118,8 +129,7 @@ fn quantize_ranges_match_one_thread() {
 fn add_ranges_match_one_thread() {
     let mut rng = Rng::new(17);
     let (m_a, m_b, shift) = qrt::add::encode_pair(0.7, 1.3).expect("encodable");
-    for threads in [2, 3] {
-        let pool = Pool::new(threads);
+    for (name, pool) in pools() {
         let par = Par::pool(&pool).with_min_work(0);
         for len in [0, 1, 4095, 4096, 4097, 8192, 56 * 56 * 24] {
             let p = qrt::add::Add {
@@ -135,7 +145,7 @@ fn add_ranges_match_one_thread() {
             let (mut one, mut many) = (vec![0x11; len], vec![0x22; len]);
             qrt::add::add(&p, &a, &b, &mut one);
             par::add(par, &p, &a, &b, &mut many);
-            assert_eq!(one, many, "threads {threads} len {len}");
+            assert_eq!(one, many, "{name} len {len}");
         }
     }
 }
@@ -143,8 +153,7 @@ fn add_ranges_match_one_thread() {
 #[test]
 fn max_pool_bands_match_one_thread() {
     let mut rng = Rng::new(17);
-    for threads in [2, 3, 4] {
-        let pool = Pool::new(threads);
+    for (name, pool) in pools() {
         let par = Par::pool(&pool).with_min_work(0);
         // (in, channels, kernel, stride, pad top/left, pad bottom/right): bands starting in
         // the top padding, windows reaching past the input, channel blocks and tails.
@@ -178,7 +187,7 @@ fn max_pool_bands_match_one_thread() {
             let (mut one, mut many) = (vec![0x11; out_h * out_w * c], vec![0x22; out_h * out_w * c]);
             qrt::pool::max_pool(&p, &input, &mut one);
             par::max_pool(par, &p, &input, &mut many);
-            assert_eq!(one, many, "threads {threads} {p:?}");
+            assert_eq!(one, many, "{name} {p:?}");
         }
     }
 }
