@@ -5,7 +5,8 @@
 //! COMPARE, `paired COMPARE BLOCKS RATIO_P50 RATIO_P10 RATIO_P90`,
 //! `machine COMPARE BLOCKS RATIO_P50 RATIO_P10 RATIO_P90` and
 //! `share COMPARE BLOCKS RATIO_P50 RATIO_P10 RATIO_P90` (the model's speed-up over the
-//! machine's, pair by pair).
+//! machine's, pair by pair), and `speeds W0 W1 ...` (each thread's speed relative to the
+//! calling thread's, as the THREADS model's pool measured it by the end).
 //! `qforge bench` reads these lines and prints the table.
 //!
 //! Usage: `cargo run --release --example bench -- [ITERATIONS] [THREADS] [COMPARE]`
@@ -111,6 +112,8 @@ fn main() {
         t.sort_unstable();
         println!("layer {i} {}", pick(&t, 0.5));
     }
+    let speeds: Vec<String> = model.thread_speeds().iter().map(|w| format!("{w:.4}")).collect();
+    println!("speeds {}", speeds.join(" "));
     if let Some(compare) = compare {
         for (name, mut v) in [("paired", ratios), ("machine", machine), ("share", share)] {
             v.sort_by(f64::total_cmp);

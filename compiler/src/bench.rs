@@ -25,6 +25,9 @@ pub struct Timings {
     pub machine: Option<Paired>,
     /// The model's speed-up over the machine's, block pair by block pair.
     pub share: Option<Paired>,
+    /// Each thread's speed relative to the calling thread's, as the model's pool measured
+    /// it by the end of the timing (rows are shared out in these proportions).
+    pub speeds: Vec<f64>,
 }
 
 /// Blocks of runs alternating between two thread counts: how many times faster the
@@ -167,8 +170,15 @@ pub fn run(
 
 fn parse(text: &str) -> Result<Timings> {
     let bad = || Error::Other(format!("unexpected benchmark output:\n{text}"));
-    let mut t =
-        Timings { backend: String::new(), run: [0; 4], layers: Vec::new(), paired: None, machine: None, share: None };
+    let mut t = Timings {
+        backend: String::new(),
+        run: [0; 4],
+        layers: Vec::new(),
+        paired: None,
+        machine: None,
+        share: None,
+        speeds: Vec::new(),
+    };
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         match f.as_slice() {
@@ -179,6 +189,9 @@ fn parse(text: &str) -> Result<Timings> {
                 }
             }
             ["layer", _, ns] => t.layers.push(ns.parse().map_err(|_| bad())?),
+            ["speeds", rest @ ..] => {
+                t.speeds = rest.iter().map(|v| v.parse().map_err(|_| bad())).collect::<Result<_>>()?;
+            }
             [kind @ ("paired" | "machine" | "share"), against, blocks, p50, p10, p90] => {
                 let r = |v: &str| v.parse::<f64>().map_err(|_| bad());
                 let pair = Some(Paired {
@@ -281,6 +294,16 @@ pub fn render(
                     100.0 * p50,
                     100.0 * p10,
                     100.0 * p90
+                );
+            }
+            if t.speeds.len() > 1 {
+                let speeds: Vec<String> = t.speeds.iter().map(|v| format!("{v:.2}")).collect();
+                let _ = writeln!(
+                    out,
+                    "{:<12} threads' speeds as measured by the pool, relative to the calling thread: {} (each layer's \
+                     rows are shared out in these proportions)",
+                    "",
+                    speeds.join(", ")
                 );
             }
         }

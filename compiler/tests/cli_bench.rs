@@ -51,6 +51,15 @@ fn bench_prints_every_table_and_the_paired_ratio() {
     assert!(share.trim_start().starts_with("so the model gets"), "{text}");
     let got = number_after(share, "gets ");
     assert!(cores > 0.0 && got > 0.0 && got.is_finite(), "{text}");
+    // Then the pool's measured thread speeds: the caller's is 1 by definition, the
+    // worker's within the pool's clamp (1/4 to 4).
+    let speeds = lines[at + 3];
+    assert!(speeds.trim_start().starts_with("threads' speeds as measured by the pool"), "{text}");
+    let list = &speeds[speeds.find("thread: ").expect(speeds) + "thread: ".len()..speeds.find(" (").expect(speeds)];
+    let speeds: Vec<f64> = list.split(", ").map(|v| v.parse().expect(speeds)).collect();
+    assert_eq!(speeds.len(), 2, "{text}");
+    assert_eq!(speeds[0], 1.0, "{text}");
+    assert!((0.25..=4.0).contains(&speeds[1]), "{text}");
 
     // One row per layer, numbered 1..=layers, whose shares add up to 100%.
     let start = lines.iter().position(|l| l.starts_with("per layer (scalar)")).expect("per-layer table") + 2;

@@ -78,6 +78,12 @@ impl Model {
     pub fn threads(&self) -> usize {
         self.pool.as_ref().map_or(1, |p| p.threads())
     }
+    /// Each thread's speed relative to the calling thread's, as measured on
+    /// the layers run so far: each layer's rows are shared out in these
+    /// proportions (`[1.0]` with one thread).
+    pub fn thread_speeds(&self) -> std::vec::Vec<f32> {
+        self.pool.as_ref().map_or(std::vec![1.0], |p| p.weights())
+    }
     /// Runs on a float32 input of `INPUT_LEN` elements, writing `OUTPUT_LEN` floats.
     pub fn run(&mut self, input: &[f32], output: &mut [f32]) -> Result<(), Error> {
         run_f32(&mut self.arena, input, output, par(&self.pool))
