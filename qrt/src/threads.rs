@@ -175,10 +175,11 @@ impl Pool {
         self.weights.iter().map(|w| f32::from_bits(w.load(Ordering::Relaxed))).collect()
     }
 
-    /// Sets the weights (clamped to 0.25..=4; thread 0 stays 1): for cores known to differ,
-    /// and for tests. Later jobs run with [`Pool::run_split`] go on adjusting them.
+    /// Sets the weights (clamped to 0.25..=4; thread 0 stays 1, and a weight that is not a
+    /// number is ignored): for cores known to differ, and for tests. Later jobs run with
+    /// [`Pool::run_split`] go on adjusting them.
     pub fn set_weights(&self, weights: &[f32]) {
-        for (slot, &w) in self.weights.iter().zip(weights).skip(1) {
+        for (slot, &w) in self.weights.iter().zip(weights).skip(1).filter(|(_, w)| !w.is_nan()) {
             slot.store(w.clamp(WEIGHTS.0, WEIGHTS.1).to_bits(), Ordering::Relaxed);
         }
     }
@@ -275,9 +276,9 @@ fn run_parts(s: &Shared, epoch: u64, job: Job, me: usize) {
         if s.next.compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
             continue;
         }
+        let start = Instant::now();
         // SAFETY: part `i` of `epoch` was claimed above, so the job is not finished and
         // `Pool::run` is still waiting: the task it points to is alive.
-        let start = Instant::now();
         unsafe { (*job.task)(i) };
         if let Some(t) = s.timing.get(i) {
             t.thread.store(me, Ordering::Relaxed);
@@ -319,12 +320,6 @@ fn worker(s: &Shared, me: usize) {
             run_parts(s, epoch, job, me);
         }
     }
-}
-
-/// Splits `0..len` into `parts` nearly equal ranges; range `i`.
-pub fn range(len: usize, parts: usize, i: usize) -> core::ops::Range<usize> {
-    let parts = parts.max(1);
-    (len * i / parts)..(len * (i + 1) / parts)
 }
 
 #[cfg(test)]

@@ -83,9 +83,13 @@ fn pool_splits_by_its_weights() {
     // The caller's weight stays 1; the worker's is kept.
     assert_eq!(pool.weights(), [1.0, 0.5]);
     assert_eq!(pool.split(60, 2).range(0), 0..40);
-    // Out of range weights are clamped to 1/4 ..= 4.
+    // Out of range weights are clamped to 1/4 ..= 4; one that is not a number is ignored.
     pool.set_weights(&[1.0, 100.0]);
     assert_eq!(pool.weights(), [1.0, 4.0]);
+    pool.set_weights(&[1.0, f32::NAN]);
+    assert_eq!(pool.weights(), [1.0, 4.0]);
+    pool.set_weights(&[1.0, f32::NEG_INFINITY]);
+    assert_eq!(pool.weights(), [1.0, 0.25]);
     // More parts than threads: equal parts.
     assert_eq!(pool.split(30, 3).range(0), 0..10);
 }
