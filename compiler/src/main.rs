@@ -99,7 +99,8 @@ enum Command {
         vnni_macs_per_cycle: Option<f64>,
         /// Threads per run (the emitted crate's Model::with_threads); 1 = single-threaded. With
         /// more, also the speed-up over one thread, from alternating blocks of runs, next to
-        /// the cores' own speed-up timed in the same blocks (an in-cache GEMM loop).
+        /// the cores' own speed-up timed in the same blocks (an in-cache GEMM loop), and each
+        /// thread's speed as the pool measured it.
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
