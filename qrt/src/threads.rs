@@ -112,25 +112,24 @@ impl Split {
     }
 }
 
-/// The weights after a job split by `split` whose part `i` thread `timing[i].0` ran in
-/// `timing[i].1` nanoseconds, or `None` if the job teaches nothing (a part run by another
-/// thread than its own, or too short to time).
-fn learn(weights: &[f32], split: &Split, timing: &[(usize, u64)]) -> Option<Vec<f32>> {
+/// Moves `weights` after a job split by `split` whose part `i` thread `timing[i].0` ran in
+/// `timing[i].1` nanoseconds; false (and the weights untouched) if the job teaches nothing
+/// (a part run by another thread than its own, or too short to time).
+fn learn(weights: &mut [f32], split: &Split, timing: &[(usize, u64)]) -> bool {
     let parts = split.parts();
     if parts < 2 || parts > weights.len() || timing.len() < parts {
-        return None;
+        return false;
     }
     if (0..parts).any(|i| timing[i].0 != i || timing[i].1 < LEARN_MIN_NS) {
-        return None;
+        return false;
     }
     // Items per nanosecond, relative to the caller's.
     let speed = |i: usize| split.range(i).len() as f64 / timing[i].1 as f64;
-    let mut next = weights.to_vec();
     for i in 1..parts {
         let seen = (speed(i) / speed(0)) as f32;
-        next[i] = (weights[i] + LEARN * (seen - weights[i])).clamp(WEIGHTS.0, WEIGHTS.1);
+        weights[i] = (weights[i] + LEARN * (seen - weights[i])).clamp(WEIGHTS.0, WEIGHTS.1);
     }
-    Some(next)
+    true
 }
 
 /// A pool of `threads - 1` workers; the thread calling [`Pool::run`] is the last one.
@@ -175,6 +174,16 @@ impl Pool {
         self.weights.iter().map(|w| f32::from_bits(w.load(Ordering::Relaxed))).collect()
     }
 
+    /// The weights of the first [`MAX_SPLIT`] threads (the only ones a split uses) and how
+    /// many there are, without allocating: read for every layer.
+    fn split_weights(&self) -> ([f32; MAX_SPLIT], usize) {
+        let mut w = [1.0; MAX_SPLIT];
+        for (w, slot) in w.iter_mut().zip(&self.weights) {
+            *w = f32::from_bits(slot.load(Ordering::Relaxed));
+        }
+        (w, self.threads.min(MAX_SPLIT))
+    }
+
     /// Sets the weights (clamped to 0.25..=4; thread 0 stays 1, and a weight that is not a
     /// number is ignored): for cores known to differ, and for tests. Later jobs run with
     /// [`Pool::run_split`] go on adjusting them.
@@ -188,7 +197,8 @@ impl Pool {
     /// for thread `i` by the current weights; equal parts if there are more parts than
     /// threads.
     pub fn split(&self, len: usize, parts: usize) -> Split {
-        Split::weighted(len, parts, &self.weights())
+        let (w, n) = self.split_weights();
+        Split::weighted(len, parts, &w[..n])
     }
 
     /// [`Pool::run`] over the parts of `split` (from [`Pool::split`]), then moves the
@@ -203,8 +213,9 @@ impl Pool {
         for (t, slot) in timing.iter_mut().zip(&self.shared.timing).take(parts) {
             *t = (slot.thread.load(Ordering::Relaxed), slot.ns.load(Ordering::Relaxed));
         }
-        if let Some(next) = learn(&self.weights(), split, &timing[..parts]) {
-            for (slot, w) in self.weights.iter().zip(next) {
+        let (mut w, n) = self.split_weights();
+        if learn(&mut w[..n], split, &timing[..parts]) {
+            for (slot, w) in self.weights.iter().zip(&w[..n]) {
                 slot.store(w.to_bits(), Ordering::Relaxed);
             }
         }
@@ -330,14 +341,16 @@ mod tests {
     fn weights_move_a_step_towards_each_measurement() {
         // 100 rows cut 50 / 50: the worker took twice as long, so it runs at half speed.
         let split = Split::weighted(100, 2, &[1.0, 1.0]);
-        let next = learn(&[1.0, 1.0], &split, &[(0, 10_000), (1, 20_000)]).expect("a timed job");
-        assert_eq!(next, [1.0, 1.0 + (0.5 - 1.0) * LEARN]);
+        let mut w = [1.0, 1.0];
+        assert!(learn(&mut w, &split, &[(0, 10_000), (1, 20_000)]), "a timed job");
+        assert_eq!(w, [1.0, 1.0 + (0.5 - 1.0) * LEARN]);
         // Cut 2 : 1 for a worker believed twice as fast, which then took as long per row as
         // the caller: its weight moves back towards 1.
         let split = Split::weighted(90, 2, &[1.0, 2.0]);
         assert_eq!((split.range(0).len(), split.range(1).len()), (30, 60));
-        let next = learn(&[1.0, 2.0], &split, &[(0, 30_000), (1, 60_000)]).expect("a timed job");
-        assert_eq!(next, [1.0, 2.0 + (1.0 - 2.0) * LEARN]);
+        let mut w = [1.0, 2.0];
+        assert!(learn(&mut w, &split, &[(0, 30_000), (1, 60_000)]), "a timed job");
+        assert_eq!(w, [1.0, 2.0 + (1.0 - 2.0) * LEARN]);
     }
 
     #[test]
@@ -348,26 +361,32 @@ mod tests {
         for _ in 0..2000 {
             let split = Split::weighted(1200, 2, &w);
             let ns = |i: usize, per_row: u64| (i, split.range(i).len() as u64 * per_row);
-            w = learn(&w, &split, &[ns(0, 100), ns(1, 300)]).expect("a timed job");
+            let timing = [ns(0, 100), ns(1, 300)];
+            assert!(learn(&mut w, &split, &timing), "a timed job");
         }
         assert!((w[1] - 1.0 / 3.0).abs() < 0.01, "{w:?}");
         assert_eq!(Split::weighted(1200, 2, &w).range(1).len(), 300);
         // A worker a hundred times slower: clamped at 1/4.
         let split = Split::weighted(100, 2, &[1.0, 0.25]);
-        let next = learn(&[1.0, 0.25], &split, &[(0, 10_000), (1, 1_000_000)]).expect("a timed job");
-        assert_eq!(next, [1.0, 0.25]);
+        let mut w = [1.0, 0.25];
+        assert!(learn(&mut w, &split, &[(0, 10_000), (1, 1_000_000)]), "a timed job");
+        assert_eq!(w, [1.0, 0.25]);
     }
 
     #[test]
     fn jobs_that_teach_nothing_leave_the_weights() {
         let split = Split::weighted(100, 2, &[1.0, 1.0]);
+        let untouched = |split: &Split, timing: &[(usize, u64)]| {
+            let mut w = [1.0, 1.0];
+            !learn(&mut w, split, timing) && w == [1.0, 1.0]
+        };
         // The caller ran both parts (the worker was late), or part 1 ran on thread 0.
-        assert_eq!(learn(&[1.0, 1.0], &split, &[(0, 10_000), (0, 10_000)]), None);
+        assert!(untouched(&split, &[(0, 10_000), (0, 10_000)]));
         // Too short to time.
-        assert_eq!(learn(&[1.0, 1.0], &split, &[(0, LEARN_MIN_NS - 1), (1, 10_000)]), None);
+        assert!(untouched(&split, &[(0, LEARN_MIN_NS - 1), (1, 10_000)]));
         // One part, or more parts than threads.
-        assert_eq!(learn(&[1.0, 1.0], &Split::weighted(100, 1, &[]), &[(0, 10_000)]), None);
+        assert!(untouched(&Split::weighted(100, 1, &[]), &[(0, 10_000)]));
         let three = Split::weighted(99, 3, &[]);
-        assert_eq!(learn(&[1.0, 1.0], &three, &[(0, 9_000), (1, 9_000), (2, 9_000)]), None);
+        assert!(untouched(&three, &[(0, 9_000), (1, 9_000), (2, 9_000)]));
     }
 }

@@ -130,3 +130,37 @@ fn weights_learn_only_from_parts_their_own_thread_ran() {
         }
     }
 }
+
+#[test]
+fn a_worker_running_its_own_part_moves_its_weight() {
+    let pool = Pool::new(2);
+    let caller = std::thread::current().id();
+    let mut learnt = false;
+    for _ in 0..20 {
+        pool.set_weights(&[1.0, 1.0]);
+        let split = pool.split(100, 2);
+        let started = AtomicBool::new(false);
+        let on_caller = [AtomicBool::new(false), AtomicBool::new(false)];
+        pool.run_split(&split, &|i| {
+            on_caller[i].store(std::thread::current().id() == caller, Ordering::Relaxed);
+            if i == 1 {
+                started.store(true, Ordering::Release);
+                spin_for(Duration::from_micros(30));
+            } else {
+                // Part 1 must start elsewhere while this one runs (a second at most, if the
+                // worker sleeps through it); then this part is three times shorter.
+                let since = Instant::now();
+                while !started.load(Ordering::Acquire) && since.elapsed() < Duration::from_secs(1) {
+                    std::hint::spin_loop();
+                }
+                spin_for(Duration::from_micros(10));
+            }
+        });
+        if on_caller[0].load(Ordering::Relaxed) && !on_caller[1].load(Ordering::Relaxed) {
+            assert_ne!(pool.weights()[1], 1.0, "a job with each part on its own thread teaches");
+            learnt = true;
+            break;
+        }
+    }
+    assert!(learnt, "in 20 jobs the caller never ran part 0 while the worker ran part 1");
+}
