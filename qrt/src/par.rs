@@ -100,6 +100,16 @@ impl<'a> Par<'a> {
         self.bands_with_scratch(rows, row_bytes, work, MAX_PARTS, output, &mut [], &|r0, n, out, _| band(r0, n, out));
     }
 
+    /// Splits an elementwise layer over ranges of whole [`ELEMENT_CHUNK`]s of `output`
+    /// (`work` counted as the layer likes), calling `range(elements, output_of_range)`.
+    fn elements(&self, work: usize, output: &mut [i8], range: &(dyn Fn(core::ops::Range<usize>, &mut [i8]) + Sync)) {
+        let len = output.len();
+        self.bands(len.div_ceil(ELEMENT_CHUNK), ELEMENT_CHUNK, work, output, &|c0, _, out| {
+            let start = c0 * ELEMENT_CHUNK;
+            range(start..start + out.len(), out)
+        });
+    }
+
     /// [`Par::bands`] with at most `max_parts` bands, each also given its own equal share
     /// of `scratch`: `band(first_row, rows_in_band, output_of_band, scratch_of_band)`.
     fn bands_with_scratch(
@@ -149,6 +159,9 @@ impl<'a> Par<'a> {
     }
 }
 
+/// Elements per range of an elementwise layer split over threads.
+const ELEMENT_CHUNK: usize = 4096;
+
 /// `band(first_row, rows_in_band, output_of_band, scratch_of_band)`.
 type BandWithScratch<'f> = dyn Fn(usize, usize, &mut [i8], &mut [i8]) + Sync + 'f;
 
@@ -192,20 +205,14 @@ pub fn gemm(par: Par<'_>, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'
 /// elements.
 pub fn quantize(par: Par<'_>, scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
     assert!(input.len() == output.len(), "quantize: input and output lengths differ");
-    const CHUNK: usize = 4096;
-    par.bands(input.len().div_ceil(CHUNK), CHUNK, input.len(), output, &|c0, _, out| {
-        let start = c0 * CHUNK;
-        crate::quant::quantize(scale, zero_point, &input[start..start + out.len()], out)
-    });
+    par.elements(input.len(), output, &|range, out| crate::quant::quantize(scale, zero_point, &input[range], out));
 }
 
 /// [`crate::add::add`], split over ranges of elements (the work counted as the bytes
 /// read and written).
 pub fn add(par: Par<'_>, p: &crate::add::Add, a: &[i8], b: &[i8], output: &mut [i8]) {
     crate::add::check(p, a, b, output);
-    const CHUNK: usize = 4096;
-    par.bands(p.len.div_ceil(CHUNK), CHUNK, 3 * p.len, output, &|c0, _, out| {
-        let range = c0 * CHUNK..c0 * CHUNK + out.len();
+    par.elements(3 * p.len, output, &|range, out| {
         let sub = crate::add::Add { len: out.len(), ..*p };
         crate::add::add(&sub, &a[range.clone()], &b[range], out)
     });
