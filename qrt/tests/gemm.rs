@@ -117,6 +117,21 @@ fn large_reduction_cannot_overflow_differently() {
     check_case(2, 1280, 33, 0, 0, FULL, 8, false);
 }
 
+#[test]
+fn reductions_around_the_flip_ahead_chunk() {
+    // The AVX-512 kernel flips rows of 64 inputs or more ahead, 512 at a time: both sides
+    // of that threshold and of each chunk boundary, with 4-byte group tails, every tile
+    // height and panel width.
+    let mut seed = 4000;
+    for k in [63, 64, 65, 67, 511, 512, 513, 515, 1023, 1029] {
+        for (rows, n) in [(1, 130), (2, 16), (5, 48), (12, 16), (13, 33), (9, 64)] {
+            seed += 1;
+            check_case(rows, k, n, 3, 1, FULL, seed, false);
+        }
+        check_case(7, k, 40, 0, 0, FULL, seed, true);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
@@ -322,7 +337,7 @@ fn slices_ending_at_a_guard_page() {
     // slice faults.
     let mut seed = 3000;
     for rows in [1, 2, 3, 7, 13] {
-        for k in [1, 2, 3, 5, 6, 7, 13, 31, 33, 63, 65, 130] {
+        for k in [1, 2, 3, 5, 6, 7, 13, 31, 33, 63, 65, 130, 515, 1029] {
             for n in [1, 8, 15, 17, 24, 33, 129] {
                 for (in_pad, out_pad) in [(0, 0), (3, 2)] {
                     seed += 1;

@@ -8,7 +8,11 @@
 //! Loop order: the output channels are cut into panels of `NB` blocks (16 channels each);
 //! for each panel the rows are walked in tiles of `MR` rows, and each tile walks the whole
 //! reduction with `MR x NB` zmm accumulators: per group of 4 inputs, `NB` weight loads,
-//! `MR` broadcasts (`vpbroadcastd` + `vpxord`) and `MR * NB` `vpdpbusd`. A panel's weights
+//! `MR` broadcasts (`vpbroadcastd` from memory) and `MR * NB` `vpdpbusd`. Rows of 64 inputs
+//! or more are flipped to `x ^ 0x80` ahead, 64 bytes per `vpxord`, into a small stack
+//! buffer that the broadcasts read; shorter rows are flipped per broadcast. On Intel's
+//! server cores `vpxord` and `vpdpbusd` share the same two ports, so a per-broadcast xor
+//! costs `1 / NB` of the tile's throughput: a quarter for 6x4 tiles, all of it for 12x1. A panel's weights
 //! stay in L1 (L2 for the widest K) while every row tile re-reads them. `MR x NB` is 6x4,
 //! 8x3, 8x2 or 12x1: 12 to 24 independent accumulators keep two `vpdpbusd` per cycle busy
 //! through their 4-cycle latency. With one or two rows (fully connected layers) panels are
@@ -34,7 +38,12 @@ use super::{Gemm, GemmQuant, Job, NR};
 const NB_MAX: usize = 8;
 /// The most rows in a tile.
 const MR_MAX: usize = 12;
-/// `0x80` in every byte, loaded through a volatile read of its address (see `tile`).
+/// Inputs per chunk of a tile's rows flipped ahead (`MR_MAX * KC` bytes on the stack).
+const KC: usize = 512;
+/// Rows of at least this many inputs are flipped ahead (`reduce_flipped_ahead`); shorter
+/// ones as they are read (`reduce`), which measured faster for `k` of 16 to 32.
+const FLIP_AHEAD_MIN_K: usize = 64;
+/// `0x80` in every byte, loaded through a volatile read of its address (see `reduce`).
 static FLIP: [u32; 16] = [0x8080_8080; 16];
 
 /// AVX-512 VNNI GEMM (lengths already checked by the dispatcher).
@@ -242,6 +251,102 @@ unsafe fn tile<const MR: usize, const NB: usize>((job, r0, nb0, panel, bounds, s
         // SAFETY: row `r0 + i < rows` starts inside `input` (`gemm::check`).
         *x = unsafe { job.input.add((r0 + i) * job.input_stride) };
     }
+    if job.k >= FLIP_AHEAD_MIN_K {
+        // SAFETY: rows and blocks as `tile` requires.
+        unsafe { reduce_flipped_ahead::<MR, NB>(job, nb0, &x, &mut acc) };
+    } else {
+        // SAFETY: as above.
+        unsafe { reduce::<MR, NB>(job, nb0, &x, &mut acc) };
+    }
+    // The accumulators leave their registers only here, through explicit stores (an
+    // array whose address escapes would live in memory across the loop).
+    for (i, row) in acc.iter().enumerate() {
+        for (j, a) in row.iter().enumerate() {
+            // SAFETY: `i * NB + j < MR * NB <= 2 * MR_MAX`, the spill's size.
+            unsafe { _mm512_storeu_si512(spill.add(i * NB + j).cast(), *a) };
+        }
+    }
+    // SAFETY: the `MR * NB` vectors were just written; rows and blocks as required above.
+    // Tiles whose blocks all allow the fast form get an epilogue without the general one,
+    // which would otherwise cost the fast path registers and about a tenth of its speed.
+    unsafe {
+        if panel[..NB].iter().all(|b| b.fast) {
+            finish::<NB, true>(spill, MR, job, r0, nb0, panel, bounds)
+        } else {
+            finish::<NB, false>(spill, MR, job, r0, nb0, panel, bounds)
+        }
+    };
+}
+
+/// The whole reduction of a tile into `acc`, its rows flipped (`x ^ 0x80`) into a stack
+/// buffer one chunk of `KC` inputs at a time: a vector xor per 64 inputs there instead of
+/// one per broadcast group in the loop, where it would compete with `vpdpbusd` for the two
+/// vector ports of Intel's server cores. Requires what `tile` requires; `x` holds the
+/// tile's row starts.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn reduce_flipped_ahead<const MR: usize, const NB: usize>(
+    job: &Job,
+    nb0: usize,
+    x: &[*const i8; MR],
+    acc: &mut [[__m512i; NB]; MR],
+) {
+    let mut flipped = MaybeUninit::<[__m512i; MR_MAX * KC / 64]>::uninit();
+    let flipped = flipped.as_mut_ptr().cast::<i8>();
+    let flip = _mm512_set1_epi8(0x80u8 as i8);
+    let block_stride = job.groups * 64;
+    // SAFETY: blocks `nb0..nb0 + NB` exist, so their groups lie inside `packed`.
+    let mut w = unsafe { job.packed.add(nb0 * block_stride) };
+    let mut g0 = 0;
+    while g0 < job.groups {
+        let g1 = (g0 + KC / 4).min(job.groups);
+        let len = (4 * g1).min(job.k) - 4 * g0;
+        for (i, x) in x.iter().enumerate() {
+            let mut o = 0;
+            while o < len {
+                // SAFETY: the mask keeps bytes `4 * g0 + o ..` below `k`, inside row
+                // `r0 + i` (masked-off bytes are not read); the store writes the 64-byte
+                // slot `o / 64` of row `i`'s `KC` bytes of `flipped` (`len <= KC`).
+                unsafe {
+                    let v = _mm512_maskz_loadu_epi8(low_bits(len - o), x.add(4 * g0 + o));
+                    _mm512_store_si512(flipped.add(i * KC + o).cast(), _mm512_xor_si512(v, flip));
+                }
+                o += 64;
+            }
+        }
+        for g in 0..g1 - g0 {
+            let mut wv = [_mm512_setzero_si512(); NB];
+            for (j, wv) in wv.iter_mut().enumerate() {
+                // SAFETY: group `g0 + g` of block `nb0 + j`: 64 bytes inside `packed`.
+                *wv = unsafe { _mm512_loadu_si512(w.add(j * block_stride).cast()) };
+            }
+            for i in 0..MR {
+                // SAFETY: `4 * g + 4 <= 64 * ceil(len / 64)`: written by the flip above.
+                // Bytes past `k` in the last group (flipped zeros) meet packed zeros.
+                let v = unsafe { flipped.add(i * KC + 4 * g).cast::<i32>().read() };
+                let a = _mm512_set1_epi32(v);
+                for j in 0..NB {
+                    acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], a, wv[j]);
+                }
+            }
+            // SAFETY: at most one group past the panel's first block (still in `packed`).
+            w = unsafe { w.add(64) };
+        }
+        g0 = g1;
+    }
+}
+
+/// The whole reduction of a tile into `acc`, each broadcast group flipped as it is read:
+/// for short rows (`k < FLIP_AHEAD_MIN_K`), where flipping ahead costs more than it saves.
+/// Requires what `tile` requires; `x` holds the tile's row starts.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn reduce<const MR: usize, const NB: usize>(
+    job: &Job,
+    nb0: usize,
+    x: &[*const i8; MR],
+    acc: &mut [[__m512i; NB]; MR],
+) {
     // A constant the optimiser cannot see through: otherwise it rewrites
     // `splat(load) ^ splat(0x80)` as a scalar xor followed by a register broadcast, two
     // more instructions per row and group than `vpbroadcastd` from memory + `vpxord`.
@@ -285,24 +390,16 @@ unsafe fn tile<const MR: usize, const NB: usize>((job, r0, nb0, panel, bounds, s
             }
         }
     }
-    // The accumulators leave their registers only here, through explicit stores (an
-    // array whose address escapes would live in memory across the loop).
-    for (i, row) in acc.iter().enumerate() {
-        for (j, a) in row.iter().enumerate() {
-            // SAFETY: `i * NB + j < MR * NB <= 2 * MR_MAX`, the spill's size.
-            unsafe { _mm512_storeu_si512(spill.add(i * NB + j).cast(), *a) };
-        }
+}
+
+/// The low `n` bits set (all 64 for `n >= 64`): the mask of a load of `n` bytes.
+#[inline(always)]
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 {
+        !0
+    } else {
+        (1u64 << n) - 1
     }
-    // SAFETY: the `MR * NB` vectors were just written; rows and blocks as required above.
-    // Tiles whose blocks all allow the fast form get an epilogue without the general one,
-    // which would otherwise cost the fast path registers and about a tenth of its speed.
-    unsafe {
-        if panel[..NB].iter().all(|b| b.fast) {
-            finish::<NB, true>(spill, MR, job, r0, nb0, panel, bounds)
-        } else {
-            finish::<NB, false>(spill, MR, job, r0, nb0, panel, bounds)
-        }
-    };
 }
 
 /// The `len` (1..=3) bytes at `p` as the low bytes of an i32, the rest zero.
