@@ -43,44 +43,56 @@ pub struct Paired {
 }
 
 /// int8 multiply-accumulates per cycle and core of each backend's exact path.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ceiling {
-    /// `vpmaddwd` on 16-bit values (two 256-bit ops per cycle): 32.
+    /// `vpmaddwd` on 16-bit values: 32 with two 256-bit ops per cycle.
     pub avx2: f64,
-    /// `vpdpbusd`: 64 on Zen 4 (512-bit ops split in two), 128 on Zen 5 (two full 512-bit ops per cycle).
+    /// 512-bit `vpdpbusd`: 64 where it issues once per cycle (Zen 4, Intel cores with one
+    /// 512-bit unit), 128 where twice (Zen 5, Intel server cores with two).
     pub vnni: f64,
-    /// The VEX-encoded 256-bit `vpdpbusd` of AVX-VNNI: 32 MACs per instruction, and both
-    /// Zen 5 and Intel's client P-cores (Golden Cove and later) issue two per cycle, so 64.
-    /// That throughput comes from the vendors' optimization guides and published
-    /// instruction tables, not from a measurement here; Intel's E-cores are slower.
+    /// The VEX-encoded 256-bit `vpdpbusd` of AVX-VNNI: 32 MACs per instruction, 64 at two
+    /// per cycle (Zen 5, Intel's P-cores).
     pub avx_vnni: f64,
-    /// Where the figures come from.
-    pub basis: &'static str,
+    /// Where the figures come from, printed under the table.
+    pub basis: String,
 }
 
 impl Ceiling {
-    /// The ceiling of this machine's x86 core, from `/proc/cpuinfo`'s family (AMD family 26 is
-    /// Zen 5); Zen 4's figures otherwise.
-    pub fn detect() -> Ceiling {
-        let family = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("cpu family"))
-                .and_then(|l| l.split(':').nth(1)?.trim().parse::<u32>().ok())
-        });
-        match family {
-            Some(26) => Ceiling {
-                avx2: 32.0,
-                vnni: 128.0,
-                avx_vnni: 64.0,
-                basis: "Zen 5 (AMD family 26): vpdpbusd zmm 128, ymm 64, exact AVX2 32 MACs/cycle",
-            },
-            // Zen 4 has no AVX-VNNI; 64 is the figure of the Intel client cores that do.
-            _ => Ceiling {
-                avx2: 32.0,
-                vnni: 64.0,
-                avx_vnni: 64.0,
-                basis: "Zen 4: vpdpbusd 64 (AVX-VNNI ymm: 64 on cores that have it), exact AVX2 32 MACs/cycle",
-            },
+    /// The ceiling of this core, measured: [`qrt::peak::macs_per_second`] runs each
+    /// backend's instruction on registers only, and the rate over the clock `ghz`, rounded
+    /// to the nearest power of two (the issue rate is a whole number of instructions per
+    /// cycle; the loop and the clock measurement lose a few percent), is the ceiling.
+    /// Backends this CPU lacks keep the figures of [`Ceiling::nominal`].
+    pub fn measure(ghz: f64) -> Ceiling {
+        use qrt::cpu::Backend;
+        let nominal = Ceiling::nominal();
+        let mut ceiling = Ceiling { basis: String::new(), ..nominal.clone() };
+        let mut parts = Vec::new();
+        for (backend, what, slot) in [
+            (Backend::Avx2, "vpmaddwd ymm", &mut ceiling.avx2),
+            (Backend::AvxVnni, "vpdpbusd ymm", &mut ceiling.avx_vnni),
+            (Backend::Avx512Vnni, "vpdpbusd zmm", &mut ceiling.vnni),
+        ] {
+            if let Some(rate) = qrt::peak::macs_per_second(backend, 2_000_000) {
+                let per_cycle = rate / (ghz * 1e9);
+                *slot = per_cycle.log2().round().exp2();
+                parts.push(format!("{what} {per_cycle:.0} -> {}", *slot));
+            }
+        }
+        if parts.is_empty() {
+            return nominal;
+        }
+        ceiling.basis = format!("measured on this core at {ghz:.2} GHz, MACs/cycle: {}", parts.join(", "));
+        ceiling
+    }
+
+    /// The figures of Zen 4, the reference machine, where nothing can be measured.
+    pub fn nominal() -> Ceiling {
+        Ceiling {
+            avx2: 32.0,
+            vnni: 64.0,
+            avx_vnni: 64.0,
+            basis: "nominal (not measured): vpdpbusd zmm 64, ymm 64, exact AVX2 32 MACs/cycle".to_string(),
         }
     }
 
@@ -257,6 +269,7 @@ pub fn render(
             share
         );
     }
+    let _ = writeln!(out, "{:<12} ceiling: {}", "", ceiling.basis);
     if let Some(f) = fp32_ns {
         let _ = writeln!(
             out,

@@ -94,7 +94,7 @@ enum Command {
         /// Skip timing the fp32 reference interpreter.
         #[arg(long)]
         no_fp32: bool,
-        /// int8 MACs per cycle and core of the AVX-512 VNNI path for the ceiling column (default: 128 on Zen 5, 64 on Zen 4).
+        /// int8 MACs per cycle and core of the AVX-512 VNNI path for the ceiling column (default: measured, a register-only `vpdpbusd` loop: 64 on Zen 4, 128 on Zen 5 and Intel server cores with two 512-bit units).
         #[arg(long)]
         vnni_macs_per_cycle: Option<f64>,
         /// Threads per run (the emitted crate's Model::with_threads); 1 = single-threaded. With
@@ -284,10 +284,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let results = qforge::bench::run(&program, &meta, &dir, &backend, iterations, threads)?;
             let fp32 = if no_fp32 { None } else { Some(time_fp32(&m)?) };
             let ghz = ghz.unwrap_or_else(qforge::bench::measure_ghz);
-            let mut ceiling = qforge::bench::Ceiling::detect();
+            let mut ceiling = qforge::bench::Ceiling::measure(ghz);
             if let Some(v) = vnni_macs_per_cycle {
-                ceiling =
-                    qforge::bench::Ceiling { vnni: v, basis: "VNNI figure from --vnni-macs-per-cycle", ..ceiling };
+                ceiling.basis = format!("{}; zmm {v} from --vnni-macs-per-cycle", ceiling.basis);
+                ceiling.vnni = v;
             }
             print!("{}", qforge::bench::render(&program, &results, fp32, ghz, threads, ceiling));
         }

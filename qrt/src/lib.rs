@@ -31,6 +31,8 @@ pub mod layout;
 #[cfg(target_arch = "aarch64")]
 mod neon_quant;
 pub mod par;
+#[cfg(feature = "std")]
+pub mod peak;
 pub mod pool;
 pub mod quant;
 pub mod requant;

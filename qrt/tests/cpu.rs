@@ -20,3 +20,17 @@ fn names_round_trip_and_forcing_follows_availability() {
     assert!(force(Backend::Scalar));
     assert_eq!(backend(), Backend::Scalar);
 }
+
+#[test]
+fn peak_rates_exist_for_the_x86_dot_product_backends_only() {
+    for b in Backend::ALL {
+        let rate = qrt::peak::macs_per_second(b, 10_000);
+        let measurable = matches!(b, Backend::Avx2 | Backend::AvxVnni | Backend::Avx512Vnni) && b.available();
+        assert_eq!(rate.is_some(), measurable, "{}", b.name());
+        if let Some(r) = rate {
+            // 10^8 to 10^13 MACs per second brackets every core from a slow emulator to
+            // two 512-bit units at 6 GHz; a loop folded away by the compiler leaves it.
+            assert!((1e8..1e13).contains(&r), "{}: {r:e} MACs/s", b.name());
+        }
+    }
+}

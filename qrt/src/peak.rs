@@ -1,0 +1,116 @@
+//! The core's own int8 multiply-accumulate rate on each x86 backend's exact instruction:
+//! a loop of that instruction on registers only (twelve independent chains, no loads, no
+//! stores), timed. `qforge bench` divides it by the clock to get the ceiling it reports
+//! each kernel's share of, so the ceiling is what this core does, not a figure from a
+//! table: the same `vpdpbusd zmm` issues once per cycle on Zen 4 (64 MACs), twice on Zen 5
+//! and on Intel's server cores with two 512-bit units (128), and once on those with one.
+//!
+//! Not used by models. A benchmark helper, `std` only.
+
+// The AVX-512 intrinsics are stable since Rust 1.89 (see `gemm::avx512`).
+#![allow(clippy::incompatible_msrv)]
+
+use std::time::Instant;
+
+use crate::cpu::Backend;
+
+/// Independent accumulator chains: enough to cover a 5-cycle latency at two per cycle.
+/// Each chain feeds its accumulator back as a multiplicand too, so that no operand is
+/// loop-invariant and the compiler cannot fold the loop into one multiply.
+const CHAINS: usize = 12;
+
+/// int8 multiply-accumulates per second that one thread of this core sustains with the
+/// instruction `backend`'s GEMM is built on (`vpmaddwd` for AVX2, 256-bit `vpdpbusd` for
+/// AVX-VNNI, 512-bit `vpdpbusd` for AVX-512 VNNI): the best of a few runs of `rounds`
+/// rounds of [`CHAINS`] instructions each. `None` for other backends and where the CPU
+/// lacks the instruction.
+pub fn macs_per_second(backend: Backend, rounds: u64) -> Option<f64> {
+    if !backend.available() {
+        return None;
+    }
+    let macs_per_instruction = match backend {
+        Backend::Avx2 => 16.0,
+        Backend::AvxVnni => 32.0,
+        Backend::Avx512Vnni => 64.0,
+        _ => return None,
+    };
+    let rounds = rounds.max(1);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let sink = run(backend, rounds);
+        best = best.min(start.elapsed().as_secs_f64());
+        core::hint::black_box(sink);
+    }
+    Some(macs_per_instruction * (CHAINS as u64 * rounds) as f64 / best)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn run(backend: Backend, rounds: u64) -> i32 {
+    // SAFETY: each function needs only the features `backend.available()` confirmed above
+    // (AVX2; AVX2 + AVX-VNNI; AVX-512 F/BW/VL/VNNI); they touch registers only.
+    unsafe {
+        match backend {
+            Backend::Avx2 => x86::maddwd(rounds),
+            Backend::AvxVnni => x86::dpbusd_vex(rounds),
+            _ => x86::dpbusd_zmm(rounds),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn run(_: Backend, _: u64) -> i32 {
+    0
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+
+    use super::CHAINS;
+
+    /// The sum of the lanes of `v`, so the chains' results are used.
+    #[target_feature(enable = "avx2")]
+    fn lanes(v: __m256i) -> i32 {
+        let mut out = [0i32; 8];
+        // SAFETY: writes 32 bytes into a local array of 32 bytes.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
+        out.iter().fold(0, |a, &b| a.wrapping_add(b))
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn maddwd(rounds: u64) -> i32 {
+        let b = core::hint::black_box(_mm256_set1_epi16(3));
+        let mut acc = [_mm256_set1_epi16(1); CHAINS];
+        for _ in 0..rounds {
+            for a in &mut acc {
+                *a = _mm256_madd_epi16(*a, b);
+            }
+        }
+        acc.iter().fold(0, |s, &a| s.wrapping_add(lanes(a)))
+    }
+
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub(super) fn dpbusd_vex(rounds: u64) -> i32 {
+        let b = core::hint::black_box(_mm256_set1_epi8(5));
+        let mut acc = [_mm256_set1_epi8(3); CHAINS];
+        for _ in 0..rounds {
+            for c in &mut acc {
+                *c = _mm256_dpbusd_avx_epi32(*c, *c, b);
+            }
+        }
+        acc.iter().fold(0, |s, &a| s.wrapping_add(lanes(a)))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(super) fn dpbusd_zmm(rounds: u64) -> i32 {
+        let b = core::hint::black_box(_mm512_set1_epi8(5));
+        let mut acc = [_mm512_set1_epi8(3); CHAINS];
+        for _ in 0..rounds {
+            for c in &mut acc {
+                *c = _mm512_dpbusd_epi32(*c, *c, b);
+            }
+        }
+        acc.iter().fold(0, |s, &a| s.wrapping_add(_mm512_reduce_add_epi32(a)))
+    }
+}
