@@ -25,6 +25,7 @@ pub mod depthwise;
 pub mod fc;
 mod fmath;
 pub mod fused;
+pub mod fused_project;
 pub mod gemm;
 pub mod im2col;
 pub mod layout;

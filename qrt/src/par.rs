@@ -8,6 +8,7 @@
 
 use crate::depthwise::Depthwise;
 use crate::fused::ExpandDepthwise;
+use crate::fused_project::DepthwiseProject;
 use crate::gemm::{Gemm, GemmQuant, NR};
 use crate::im2col::Im2colGemm;
 use crate::pool::Pool2d;
@@ -289,6 +290,32 @@ pub fn expand_depthwise(
     crate::fused::check(p, input, scratch, output);
     let layers = crate::fused::Layers { p, input, gemm_packed, gemm_q, dw_packed, dw_q };
     par.bands_with_scratch(d.out_h, row_bytes, work, max_parts, output, scratch, &|oy0, rows, out, scratch| {
+        layers.rows(oy0, oy0 + rows, scratch, out)
+    });
+}
+
+/// [`crate::fused_project::depthwise_project`], split over bands of output rows, each
+/// band with its own share of `scratch` (as many bands as shares of at least one row).
+/// A band's GEMM and Add read only what its own depthwise rows wrote.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_project(
+    par: Par<'_>,
+    p: &DepthwiseProject,
+    input: &[i8],
+    dw_packed: &[i8],
+    dw_q: &ChannelQuant<'_>,
+    gemm_packed: &[i8],
+    gemm_q: &GemmQuant<'_>,
+    residual: &[i8],
+    scratch: &mut [i8],
+    output: &mut [i8],
+) {
+    let (d, g) = (&p.dw, &p.gemm);
+    crate::fused_project::check(p, input, residual, scratch, output);
+    let work = d.out_h * d.out_w * d.channels * d.kernel_h * d.kernel_w + g.rows * g.k * g.n;
+    let max_parts = (scratch.len() / p.min_scratch()).max(1);
+    let layers = crate::fused_project::Layers { p, input, dw_packed, dw_q, gemm_packed, gemm_q, residual };
+    par.bands_with_scratch(d.out_h, d.out_w * g.n, work, max_parts, output, scratch, &|oy0, rows, out, scratch| {
         layers.rows(oy0, oy0 + rows, scratch, out)
     });
 }

@@ -1,0 +1,218 @@
+//! The fused depthwise + project [+ add] equals the layers run one after the other on the
+//! scalar backend, byte for byte, on every backend this machine runs: every scratch size
+//! from the least (one output row) to the whole layer, strides 1 and 2, kernels 3 and 5,
+//! padding on every side or none, without an Add and with the GEMM's output as either of
+//! the Add's inputs, and 1 to 3 threads each with its own share of the scratch.
+//!
+//! Backends are forced (a process-wide choice) in one test function; the other does not
+//! depend on the backend.
+
+use qrt::add::{self, encode_pair, Add};
+use qrt::cpu::{self, Backend};
+use qrt::depthwise::{self, Depthwise};
+use qrt::fused_project::{depthwise_project, DepthwiseProject, Residual};
+use qrt::gemm::{self, Gemm, GemmQuant};
+use qrt::par::{self, Par};
+use qrt::requant::{ChannelQuant, OutputQuant, Requant};
+use qrt::threads::Pool;
+
+mod common;
+use common::Rng;
+
+struct Case {
+    p: DepthwiseProject,
+    input: Vec<i8>,
+    residual: Vec<i8>,
+    dw_packed: Vec<i8>,
+    dw_bias: Vec<i32>,
+    dw_multiplier: Vec<i32>,
+    dw_shift: Vec<i32>,
+    gemm_packed: Vec<i8>,
+    bias: Vec<i32>,
+    bias_u8: Vec<i32>,
+    multiplier: Vec<i32>,
+    shift: Vec<i32>,
+}
+
+/// `(h, w, c, n)`, `(kernel, stride, [top, left, bottom, right])` and which Add:
+/// `None`, or `Some(gemm_is_a)`.
+type Shape = ((usize, usize, usize, usize), (usize, usize, [usize; 4]), Option<bool>);
+
+impl Case {
+    fn new(rng: &mut Rng, ((h, w, c, n), (kernel, stride, pad), add): Shape) -> Case {
+        let out_h = (h + pad[0] + pad[2] - kernel) / stride + 1;
+        let out_w = (w + pad[1] + pad[3] - kernel) / stride + 1;
+        let dw = Depthwise {
+            in_h: h,
+            in_w: w,
+            channels: c,
+            out_h,
+            out_w,
+            kernel_h: kernel,
+            kernel_w: kernel,
+            stride_h: stride,
+            stride_w: stride,
+            pad_top: pad[0],
+            pad_left: pad[1],
+            input_zero_point: -7,
+            output: OutputQuant { zero_point: -128, min: -128, max: 100 },
+        };
+        let rows = out_h * out_w;
+        let g = Gemm {
+            rows,
+            k: c,
+            n,
+            input_stride: c,
+            output_stride: n,
+            output: OutputQuant { zero_point: 3, min: -128, max: 127 },
+        };
+        let residual = add.map(|gemm_is_a| {
+            let (m_a, m_b, shift) = encode_pair(0.7, 1.3).expect("rescale factors");
+            let add = Add {
+                len: rows * n,
+                a_zero_point: if gemm_is_a { 3 } else { -20 },
+                a_multiplier: m_a,
+                b_zero_point: if gemm_is_a { -20 } else { 3 },
+                b_multiplier: m_b,
+                shift,
+                output: OutputQuant { zero_point: -4, min: -128, max: 127 },
+            };
+            Residual { add, gemm_is_a }
+        });
+        let wd = rng.weights(c * kernel * kernel);
+        let mut dw_packed = vec![0; depthwise::packed_len(kernel, kernel, c)];
+        depthwise::pack(&wd, kernel, kernel, c, &mut dw_packed);
+        let rq = |rng: &mut Rng, len: usize| -> Vec<Requant> {
+            (0..len).map(|_| Requant::from_f64(1e-3 * (1 + rng.range(0, 100)) as f64).expect("multiplier")).collect()
+        };
+        let dw_rq = rq(rng, c);
+        let wg = rng.weights(c * n);
+        let mut gemm_packed = vec![0; gemm::packed_len(c, n)];
+        gemm::pack(&wg, c, n, &mut gemm_packed);
+        let bias: Vec<i32> = (0..n).map(|_| rng.range(-10_000, 10_001) as i32).collect();
+        let bias_u8 = (0..n).map(|i| gemm::bias_u8(bias[i], &wg[i * c..(i + 1) * c])).collect();
+        let g_rq = rq(rng, n);
+        Case {
+            input: rng.activations(h * w * c),
+            residual: if add.is_some() { rng.activations(rows * n) } else { Vec::new() },
+            p: DepthwiseProject { dw, gemm: g, residual },
+            dw_packed,
+            dw_bias: (0..c).map(|_| rng.range(-1000, 1001) as i32).collect(),
+            dw_multiplier: dw_rq.iter().map(|r| r.multiplier).collect(),
+            dw_shift: dw_rq.iter().map(|r| r.shift).collect(),
+            gemm_packed,
+            bias,
+            bias_u8,
+            multiplier: g_rq.iter().map(|r| r.multiplier).collect(),
+            shift: g_rq.iter().map(|r| r.shift).collect(),
+        }
+    }
+
+    fn quant(&self) -> (ChannelQuant<'_>, GemmQuant<'_>) {
+        (
+            ChannelQuant { bias: &self.dw_bias, multiplier: &self.dw_multiplier, shift: &self.dw_shift },
+            GemmQuant { bias: &self.bias, bias_u8: &self.bias_u8, multiplier: &self.multiplier, shift: &self.shift },
+        )
+    }
+
+    /// The layers one after the other, through whole intermediate tensors.
+    fn unfused(&self) -> Vec<i8> {
+        let (dq, gq) = self.quant();
+        let (d, g) = (&self.p.dw, &self.p.gemm);
+        let mut mid = vec![0; g.rows * g.k];
+        depthwise::depthwise(d, &self.input, &self.dw_packed, &dq, &mut mid);
+        let mut projected = vec![0; g.rows * g.n];
+        gemm::gemm(g, &mid, &self.gemm_packed, &gq, &mut projected);
+        let Some(r) = self.p.residual else { return projected };
+        let mut out = vec![0; g.rows * g.n];
+        let (a, b) = if r.gemm_is_a { (&projected, &self.residual) } else { (&self.residual, &projected) };
+        add::add(&r.add, a, b, &mut out);
+        out
+    }
+
+    fn fused(&self, scratch: usize, par: Option<Par<'_>>) -> Vec<i8> {
+        let (dq, gq) = self.quant();
+        let mut out = vec![0x55; self.p.output_len()];
+        let mut scratch = vec![0x33; scratch];
+        let (input, dw_w, gemm_w, residual) = (&self.input, &self.dw_packed, &self.gemm_packed, &self.residual);
+        match par {
+            None => depthwise_project(&self.p, input, dw_w, &dq, gemm_w, &gq, residual, &mut scratch, &mut out),
+            Some(par) => {
+                par::depthwise_project(par, &self.p, input, dw_w, &dq, gemm_w, &gq, residual, &mut scratch, &mut out)
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn fused_layers_equal_the_layers_one_after_the_other_on_every_backend() {
+    let mut rng = Rng::new(57);
+    let pools: Vec<Pool> = [2, 3].into_iter().map(Pool::new).collect();
+    let mut cases = Vec::new();
+    for dims in [(9, 7, 96, 24), (12, 12, 144, 24), (5, 6, 20, 17), (1, 4, 17, 3), (7, 7, 64, 80), (14, 14, 40, 16)] {
+        for (i, conv) in [
+            (3, 1, [1, 1, 1, 1]),
+            (3, 2, [1, 1, 1, 1]),
+            (3, 2, [0, 0, 1, 1]),
+            (3, 1, [0, 0, 0, 0]),
+            (5, 1, [2, 2, 2, 2]),
+            (5, 2, [2, 2, 2, 2]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (h, w) = (dims.0, dims.1);
+            if h + conv.2[0] + conv.2[2] < conv.0 || w + conv.2[1] + conv.2[3] < conv.0 {
+                continue;
+            }
+            let add = [None, Some(true), Some(false)][i % 3];
+            cases.push(Case::new(&mut rng, (dims, conv, add)));
+        }
+    }
+    assert!(cpu::force(Backend::Scalar));
+    let expected: Vec<Vec<i8>> = cases.iter().map(Case::unfused).collect();
+    let mut backends = 0;
+    for backend in Backend::ALL.into_iter().filter(|b| b.available()) {
+        assert!(cpu::force(backend));
+        backends += 1;
+        for (case, expected) in cases.iter().zip(&expected) {
+            let (d, g) = (&case.p.dw, &case.p.gemm);
+            let what = format!(
+                "{}: {}x{}x{} k{} s{} -> {}, add {:?}",
+                backend.name(),
+                d.in_h,
+                d.in_w,
+                d.channels,
+                d.kernel_h,
+                d.stride_h,
+                g.n,
+                case.p.residual.map(|r| r.gemm_is_a)
+            );
+            let (least, row) = (case.p.min_scratch(), case.p.row_scratch());
+            let whole = case.p.scratch_len(usize::MAX);
+            for scratch in [least, 2 * row - 1, 2 * row, 3 * row + 5, whole] {
+                assert_eq!(&case.fused(scratch, None), expected, "{what}, scratch {scratch}");
+                for pool in &pools {
+                    let par = Par::pool(pool).with_min_work(0);
+                    let got = case.fused(scratch * pool.threads(), Some(par));
+                    assert_eq!(&got, expected, "{what}, scratch {scratch}, {} threads", pool.threads());
+                }
+            }
+        }
+    }
+    assert!(backends >= 1 && cases.len() >= 30, "{backends} backends, {} cases", cases.len());
+}
+
+#[test]
+fn scratch_sizes() {
+    let mut rng = Rng::new(5);
+    let plain = Case::new(&mut rng, ((14, 14, 384, 64), (3, 1, [1, 1, 1, 1]), None)).p;
+    assert_eq!(plain.row_scratch(), 14 * 384);
+    let with_add = Case::new(&mut rng, ((14, 14, 384, 64), (3, 2, [1, 1, 1, 1]), Some(true))).p;
+    // Stride 2: 7 output rows of 7 pixels, each 384 depthwise bytes and 64 GEMM bytes.
+    assert_eq!(with_add.row_scratch(), 7 * 384 + 7 * 64);
+    assert_eq!(with_add.scratch_len(0), with_add.row_scratch());
+    assert_eq!(with_add.scratch_len(usize::MAX), 7 * with_add.row_scratch());
+    assert_eq!(with_add.scratch_len(3 * with_add.row_scratch() + 1), 3 * with_add.row_scratch() + 1);
+}
