@@ -390,6 +390,10 @@ fn kernel_kind(step: &crate::quant::Step) -> String {
         Kernel::Gemm(..) => "conv 1x1 (gemm)".into(),
         Kernel::Depthwise(p, _) => format!("depthwise {}x{}", p.kernel_h, p.kernel_w),
         Kernel::ExpandDepthwise { pair, .. } => format!("1x1 + depthwise {}x{}", pair.dw.kernel_h, pair.dw.kernel_w),
+        Kernel::DepthwiseProject { layers: l, .. } => {
+            let add = if l.residual.is_some() { " + add" } else { "" };
+            format!("depthwise {}x{} + 1x1{add}", l.dw.kernel_h, l.dw.kernel_w)
+        }
         Kernel::Add(_) => "add".into(),
         Kernel::MaxPool(_) | Kernel::AveragePool(_) | Kernel::GlobalAveragePool(_) => "pool".into(),
         Kernel::Clamp(_) => "clamp".into(),

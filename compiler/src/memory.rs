@@ -62,7 +62,9 @@ fn step_weight_bytes(kernel: &Kernel) -> usize {
     match kernel {
         Kernel::Conv(_, r) | Kernel::Depthwise(_, r) => words(r),
         Kernel::Gemm(_, r) | Kernel::Im2colGemm { gemm: r, .. } => words(&r.base) + 4 * r.bias_u8.len,
-        Kernel::ExpandDepthwise { gemm, dw, .. } => words(&gemm.base) + 4 * gemm.bias_u8.len + words(dw),
+        Kernel::ExpandDepthwise { gemm, dw, .. } | Kernel::DepthwiseProject { gemm, dw, .. } => {
+            words(&gemm.base) + 4 * gemm.bias_u8.len + words(dw)
+        }
         Kernel::Add(_)
         | Kernel::MaxPool(_)
         | Kernel::AveragePool(_)

@@ -132,6 +132,18 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8], par: qrt::par::
             split.scratch,
             split.output,
         ),
+        Kernel::DepthwiseProject { layers, dw, gemm, .. } => qrt::par::depthwise_project(
+            par,
+            layers,
+            input(0),
+            i8s(blob, dw.weights),
+            &channel_quant(blob, dw),
+            i8s(blob, gemm.base.weights),
+            &gemm_quant(blob, gemm),
+            if layers.residual.is_some() { input(1) } else { &[] },
+            split.scratch,
+            split.output,
+        ),
         Kernel::Im2colGemm { conv, gemm, .. } => qrt::par::im2col_gemm(
             par,
             conv,

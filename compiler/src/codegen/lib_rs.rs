@@ -435,6 +435,24 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
                 qrt::par::expand_depthwise(par, &P, #x, #gw, &gq, #dw_w, &dq, split.scratch, split.output);
             }
         }
+        Kernel::DepthwiseProject { layers, dw, gemm, .. } => {
+            let (d, g) = (tokens::depthwise(&layers.dw), tokens::gemm(&layers.gemm));
+            let residual = match layers.residual {
+                Some(r) => {
+                    let (a, gemm_is_a) = (tokens::add(&r.add), r.gemm_is_a);
+                    quote!(Some(qrt::fused_project::Residual { add: #a, gemm_is_a: #gemm_is_a }))
+                }
+                None => quote!(None),
+            };
+            let (dw_w, dq, gw, gq, x) = (weights(dw), quant(dw), weights(&gemm.base), gemm_quant(gemm), input(0));
+            let other = if layers.residual.is_some() { input(1) } else { quote!(&[]) };
+            quote! {
+                const P: qrt::fused_project::DepthwiseProject =
+                    qrt::fused_project::DepthwiseProject { dw: #d, gemm: #g, residual: #residual };
+                let (dq, gq) = (#dq, #gq);
+                qrt::par::depthwise_project(par, &P, #x, #dw_w, &dq, #gw, &gq, #other, split.scratch, split.output);
+            }
+        }
         Kernel::Im2colGemm { conv, gemm, .. } => {
             let (g, m) = (tokens::im2col(&conv.gather), tokens::gemm(&conv.gemm));
             let (w, q, x) = (weights(&gemm.base), gemm_quant(gemm), input(0));

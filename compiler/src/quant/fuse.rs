@@ -1,11 +1,19 @@
-//! Fusion of planned-to-be steps: a pointwise GEMM whose output only a depthwise layer
-//! reads (MobileNet's expand + depthwise) becomes one [`Kernel::ExpandDepthwise`] step,
-//! which computes the GEMM's output a few rows at a time into a small scratch tensor. The
-//! bytes are those of the two steps (`qrt::fused` explains why); the whole expanded tensor,
-//! the largest of every inverted residual block, is never stored, which saves its memory
-//! traffic and usually lowers the arena's peak.
+//! Fusion of planned-to-be steps.
+//!
+//! A pointwise GEMM whose output only a depthwise layer reads (MobileNet's expand +
+//! depthwise) becomes one [`Kernel::ExpandDepthwise`] step, which computes the GEMM's
+//! output a few rows at a time into a small scratch tensor. The bytes are those of the two
+//! steps (`qrt::fused` explains why); the whole expanded tensor, the largest of every
+//! inverted residual block, is never stored, which saves its memory traffic and usually
+//! lowers the arena's peak.
+//!
+//! A depthwise layer whose output only a pointwise GEMM reads, and the residual Add that
+//! alone reads that GEMM's output (MobileNet's depthwise + project [+ add]), become one
+//! [`Kernel::DepthwiseProject`] step, computed band by band through scratch
+//! (`qrt::fused_project`): the two tensors in between are never stored, and on several
+//! threads the block needs one join where it needed three.
 
-use super::program::{Kernel, Layout, Program, QTensor};
+use super::program::{Kernel, Layout, Program, QTensor, Step};
 
 /// Intermediate tensors from this size up are fused by default: below it the tensor stays
 /// in the L2 cache between the two layers anyway, and the bands' extra calls cost more than
@@ -74,11 +82,128 @@ fn fusable(p: &Program, i: usize) -> Option<usize> {
     if p.steps.iter().filter(|s| s.output == mid).count() != 1 {
         return None;
     }
-    let mut readers = p.steps.iter().enumerate().filter(|(_, s)| s.inputs.contains(&mid));
-    let (j, reader) = readers.next()?;
-    if readers.next().is_some() || j <= i || reader.inputs != [mid] {
+    let j = sole_reader(p, i)?;
+    let reader = &p.steps[j];
+    if reader.inputs != [mid] {
         return None;
     }
     let Kernel::Depthwise(d, _) = &reader.kernel else { return None };
     (g.rows == d.in_h * d.in_w && g.n == d.channels && g.output_stride == g.n).then_some(j)
+}
+
+/// The one step after step `i` that reads step `i`'s output, if that output is read by
+/// exactly one step and by nothing else: not the model's output, no alias, and written by
+/// step `i` alone (Concat writes one tensor from several steps).
+fn sole_reader(p: &Program, i: usize) -> Option<usize> {
+    let out = p.steps[i].output;
+    if out == p.output || p.root(p.output) == out || p.tensors.iter().any(|t| t.alias_of == Some(out)) {
+        return None;
+    }
+    if p.steps.iter().filter(|s| s.output == out).count() != 1 {
+        return None;
+    }
+    let mut readers = p.steps.iter().enumerate().filter(|(_, s)| s.inputs.contains(&out));
+    let (j, _) = readers.next()?;
+    (readers.next().is_none() && j > i).then_some(j)
+}
+
+/// Fuses every depthwise step with the pointwise GEMM that alone reads its output (and the
+/// Add that alone reads the GEMM's, if one does), with scratch tensors of
+/// [`qrt::fused_project::DEFAULT_SCRATCH`] bytes, or the depthwise output's size less the
+/// step's output if that is less (or the least the step needs, if more).
+pub fn depthwise_project(p: &mut Program) {
+    depthwise_project_with(p, qrt::fused_project::DEFAULT_SCRATCH);
+}
+
+/// [`depthwise_project`] with a scratch budget of `budget` bytes per step (at least one
+/// output row's).
+pub fn depthwise_project_with(p: &mut Program, budget: usize) {
+    let mut i = 0;
+    while i < p.steps.len() {
+        let Some((layers, j, add)) = projectable(p, i) else {
+            i += 1;
+            continue;
+        };
+        let (Kernel::Depthwise(_, dw), Kernel::Gemm(_, gemm)) = (p.steps[i].kernel.clone(), p.steps[j].kernel.clone())
+        else {
+            unreachable!("`projectable` checked the kernels");
+        };
+        let out = &p.tensors[p.steps[add.unwrap_or(j)].output];
+        // At most the depthwise output it replaces less the step's output, so that the
+        // step's live bytes never exceed the depthwise step's (small layers' plans do not
+        // grow).
+        let cap = p.tensors[p.steps[i].output].len().saturating_sub(out.len());
+        let scratch = QTensor {
+            name: format!("{}.bands", out.name),
+            shape: vec![layers.scratch_len(budget.min(cap))],
+            layout: Layout::RowMajor,
+            scale: out.scale,
+            zero_point: out.zero_point,
+            alias_of: None,
+            offset: 0,
+        };
+        p.tensors.push(scratch);
+        let scratch = p.tensors.len() - 1;
+        // The steps are consecutive (`projectable`); removing at `i` takes them in order.
+        let parts: Vec<Step> = (0..if add.is_some() { 3 } else { 2 }).map(|_| p.steps.remove(i)).collect();
+        let mut inputs = parts[0].inputs.clone();
+        if let Some(add) = parts.get(2) {
+            // The Add's other input: the one the GEMM did not write.
+            inputs.extend(add.inputs.iter().filter(|&&t| t != parts[1].output));
+        }
+        let fused = Step {
+            node: parts.iter().map(|s| s.node.as_str()).collect::<Vec<_>>().join("+"),
+            op: parts.iter().map(|s| s.op.as_str()).collect::<Vec<_>>().join(" then "),
+            inputs,
+            output: parts[parts.len() - 1].output,
+            macs: parts.iter().map(|s| s.macs).sum(),
+            kernel: Kernel::DepthwiseProject { layers, dw, gemm, scratch, parts },
+        };
+        p.steps.insert(i, fused);
+        i += 1;
+    }
+}
+
+/// The layers that depthwise step `i` fuses with, if step `i + 1` is a pointwise GEMM
+/// taking the depthwise output pixels as its rows and reading nothing else, and nothing
+/// else reads that output: the fused layers, the GEMM's index and, if step `i + 2` is an
+/// Add that alone reads the GEMM's output (with another tensor as its other input), its
+/// index.
+fn projectable(p: &Program, i: usize) -> Option<(qrt::fused_project::DepthwiseProject, usize, Option<usize>)> {
+    let Kernel::Depthwise(d, _) = &p.steps[i].kernel else { return None };
+    let j = sole_reader(p, i).filter(|&j| j == i + 1 && p.steps[j].inputs == [p.steps[i].output])?;
+    let Kernel::Gemm(g, _) = &p.steps[j].kernel else { return None };
+    let pixels = g.rows == d.out_h * d.out_w && g.k == d.channels;
+    if !pixels || g.input_stride != g.k || g.output_stride != g.n {
+        return None;
+    }
+    let mut layers = qrt::fused_project::DepthwiseProject { dw: *d, gemm: *g, residual: None };
+    let add = sole_reader(p, j).filter(|&k| k == j + 1).and_then(|k| {
+        let Kernel::Add(a) = &p.steps[k].kernel else { return None };
+        let ins = &p.steps[k].inputs;
+        let gemm_out = p.steps[j].output;
+        // Exactly one of the two inputs is the GEMM's output.
+        if ins.len() != 2 || (ins[0] == gemm_out) == (ins[1] == gemm_out) || a.len != g.rows * g.n {
+            return None;
+        }
+        layers.residual = Some(qrt::fused_project::Residual { add: *a, gemm_is_a: ins[0] == gemm_out });
+        Some(k)
+    });
+    Some((layers, j, add))
+}
+
+/// Undoes [`depthwise_project`]: every fused step becomes the steps it replaced again
+/// (their tensors never left the program; the scratch tensor is left unused).
+pub fn split_depthwise_project(p: &mut Program) {
+    let mut i = 0;
+    while i < p.steps.len() {
+        if let Kernel::DepthwiseProject { parts, .. } = &mut p.steps[i].kernel {
+            let parts = std::mem::take(parts);
+            let n = parts.len();
+            p.steps.splice(i..=i, parts);
+            i += n;
+        } else {
+            i += 1;
+        }
+    }
 }

@@ -23,6 +23,7 @@ pub fn least_scratch(p: &mut Program) {
     for i in 0..p.steps.len() {
         let (t, least) = match &p.steps[i].kernel {
             Kernel::ExpandDepthwise { pair, scratch, .. } => (*scratch, pair.min_scratch()),
+            Kernel::DepthwiseProject { layers, scratch, .. } => (*scratch, layers.min_scratch()),
             Kernel::Im2colGemm { conv, scratch, .. } => (*scratch, conv.min_scratch()),
             _ => continue,
         };
@@ -35,7 +36,9 @@ pub fn least_scratch(p: &mut Program) {
 /// its size (the expanded tensors are never stored), and every scratch band at its least.
 /// The same output bytes as the default program, more slowly.
 pub fn least_arena(p: &mut Program) {
+    fuse::split_depthwise_project(p);
     fuse::expand_depthwise_with(p, 0, 0);
+    fuse::depthwise_project_with(p, 0);
     least_scratch(p);
 }
 
@@ -43,6 +46,7 @@ pub fn least_arena(p: &mut Program) {
 pub fn quantize(g: &Graph, stats: &Stats, stats_source: &str) -> Result<Program> {
     let mut p = lower(g, stats, stats_source)?;
     fuse::expand_depthwise(&mut p);
+    fuse::depthwise_project(&mut p);
     plan::plan(&mut p);
     Ok(p)
 }

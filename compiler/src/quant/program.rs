@@ -104,6 +104,22 @@ pub enum Kernel {
         /// The band buffer, a tensor of its own in the arena, live only during this step.
         scratch: QTensorId,
     },
+    /// `qrt::fused_project::depthwise_project`: a depthwise layer, the pointwise GEMM that
+    /// alone reads its output, and optionally the Add that alone reads the GEMM's,
+    /// computed in bands through `scratch` (see [`super::fuse`]). Inputs: the depthwise
+    /// input, then the Add's other input.
+    DepthwiseProject {
+        /// The layers' shapes and the Add's constants.
+        layers: qrt::fused_project::DepthwiseProject,
+        /// The depthwise layer's constants.
+        dw: ChannelRefs,
+        /// The GEMM's constants.
+        gemm: GemmRefs,
+        /// The band buffer, a tensor of its own in the arena, live only during this step.
+        scratch: QTensorId,
+        /// The two or three steps it replaced, in order (to undo the fusion).
+        parts: Vec<Step>,
+    },
     /// `qrt::im2col::im2col_gemm`: a dense k x k conv, its windows gathered a band of
     /// pixels at a time into `scratch` and multiplied there.
     Im2colGemm {
@@ -147,7 +163,7 @@ pub enum Kernel {
 }
 
 /// One step of the program.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     /// The source node it implements (layout copies name the tensor they convert).
     pub node: String,
@@ -171,6 +187,7 @@ impl Kernel {
             Kernel::Gemm(..)
             | Kernel::Depthwise(..)
             | Kernel::ExpandDepthwise { .. }
+            | Kernel::DepthwiseProject { .. }
             | Kernel::Im2colGemm { .. }
             | Kernel::Add(_)
             | Kernel::MaxPool(_) => true,
@@ -189,7 +206,9 @@ impl Step {
     /// The scratch tensor the step writes and reads while it runs, if any.
     pub fn scratch(&self) -> Option<QTensorId> {
         match self.kernel {
-            Kernel::ExpandDepthwise { scratch, .. } | Kernel::Im2colGemm { scratch, .. } => Some(scratch),
+            Kernel::ExpandDepthwise { scratch, .. }
+            | Kernel::DepthwiseProject { scratch, .. }
+            | Kernel::Im2colGemm { scratch, .. } => Some(scratch),
             _ => None,
         }
     }
@@ -242,6 +261,9 @@ impl Program {
                 Kernel::Depthwise(p, _) => p.channels * p.kernel_h * p.kernel_w,
                 Kernel::ExpandDepthwise { pair, .. } => {
                     pair.gemm.k * pair.gemm.n + pair.dw.channels * pair.dw.kernel_h * pair.dw.kernel_w
+                }
+                Kernel::DepthwiseProject { layers, .. } => {
+                    layers.gemm.k * layers.gemm.n + layers.dw.channels * layers.dw.kernel_h * layers.dw.kernel_w
                 }
                 Kernel::Add(_)
                 | Kernel::MaxPool(_)
