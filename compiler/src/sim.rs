@@ -160,6 +160,6 @@ fn exec(p: &Program, blob: &[u8], step: &Step, arena: &mut [i8], par: qrt::par::
         Kernel::Clamp(params) => qrt::clamp::clamp(params, input(0), split.output),
         Kernel::CopyInto(params) => qrt::concat::copy_into(params, input(0), split.output),
         Kernel::NhwcToNchw { c, h, w } => qrt::layout::nhwc_to_nchw(*c, *h, *w, input(0), split.output),
-        Kernel::NchwToNhwc { c, h, w } => qrt::layout::nchw_to_nhwc(*c, *h, *w, input(0), split.output),
+        Kernel::NchwToNhwc { c, h, w } => qrt::par::nchw_to_nhwc(par, *c, *h, *w, input(0), split.output),
     }
 }

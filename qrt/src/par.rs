@@ -209,6 +209,66 @@ pub fn quantize(par: Par<'_>, scale: f32, zero_point: i32, input: &[f32], output
     par.elements(input.len(), output, &|range, out| crate::quant::quantize(scale, zero_point, &input[range], out));
 }
 
+/// The most planes [`quantize_planes`] splits by rows (an image's channels: 1, 3 or 4).
+pub const MAX_PLANES: usize = 4;
+
+/// [`crate::quant::quantize`] of an input made of `planes` equal planes of rows of
+/// `row_len` elements (an NCHW image: `N * C` planes of `W`-element rows), split over bands
+/// of rows, each band quantizing its rows of every plane: the rows that the same band of
+/// [`nchw_to_nhwc`] (and of the first layer after it) reads, so that no thread reads
+/// another's bytes there. Other shapes (one row a plane, more than [`MAX_PLANES`] planes,
+/// lengths that do not divide) are split as [`quantize`] splits them.
+pub fn quantize_planes(
+    par: Par<'_>,
+    planes: usize,
+    row_len: usize,
+    scale: f32,
+    zero_point: i32,
+    input: &[f32],
+    output: &mut [i8],
+) {
+    assert!(input.len() == output.len(), "quantize: input and output lengths differ");
+    let plane = input.len().checked_div(planes).unwrap_or(0);
+    let rows = plane.checked_div(row_len).unwrap_or(0);
+    if !(1..=MAX_PLANES).contains(&planes) || rows < 2 || rows * row_len * planes != input.len() {
+        return quantize(par, scale, zero_point, input, output);
+    }
+    #[cfg(feature = "std")]
+    if let Some(pool) = par.pool.filter(|_| input.len() >= par.min_work()) {
+        let split = pool.split(rows, par.threads().min(rows).min(MAX_PARTS));
+        type Slot<'s> = std::sync::Mutex<Option<[&'s mut [i8]; MAX_PLANES]>>;
+        let mut slots: [Slot<'_>; MAX_PARTS] = Default::default();
+        let mut rest: [&mut [i8]; MAX_PLANES] = Default::default();
+        for (r, p) in rest.iter_mut().zip(output.chunks_mut(plane)) {
+            *r = p;
+        }
+        for (i, slot) in slots.iter_mut().enumerate().take(split.parts()) {
+            let mut mine: [&mut [i8]; MAX_PLANES] = Default::default();
+            for (m, r) in mine.iter_mut().zip(rest.iter_mut()).take(planes) {
+                (*m, *r) = core::mem::take(r).split_at_mut(split.range(i).len() * row_len);
+            }
+            *slot.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(mine);
+        }
+        pool.run_split(&split, &|i| {
+            let r = split.range(i);
+            if let Some(mine) = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take() {
+                for (k, out) in mine.into_iter().enumerate().take(planes) {
+                    let start = k * plane + r.start * row_len;
+                    crate::quant::quantize(scale, zero_point, &input[start..start + out.len()], out);
+                }
+            }
+        });
+        return;
+    }
+    crate::quant::quantize(scale, zero_point, input, output)
+}
+
+/// [`crate::layout::nchw_to_nhwc`], split over bands of output rows.
+pub fn nchw_to_nhwc(par: Par<'_>, c: usize, h: usize, w: usize, input: &[i8], output: &mut [i8]) {
+    assert!(input.len() == c * h * w && output.len() == c * h * w, "layout: slice lengths are not c * h * w");
+    par.bands(h, w * c, c * h * w, output, &|r0, _, out| crate::layout::nchw_to_nhwc_rows(c, h, w, r0, input, out));
+}
+
 /// [`crate::add::add`], split over ranges of elements (the work counted as the bytes
 /// read and written).
 pub fn add(par: Par<'_>, p: &crate::add::Add, a: &[i8], b: &[i8], output: &mut [i8]) {

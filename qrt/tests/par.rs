@@ -1,5 +1,5 @@
-//! Splitting a layer over threads never changes its bytes: GEMM, depthwise, quantize, add
-//! and max pool on 2, 3 and 4 threads (every layer split, however small) against one
+//! Splitting a layer over threads never changes its bytes: GEMM, depthwise, quantize (by
+//! elements and by rows of planes), the input's layout change, add and max pool on 2, 3 and 4 threads (every layer split, however small) against one
 //! thread, over shapes whose bands start and end in the padding, with equal bands and
 //! with bands sized for threads of very different speeds.
 
@@ -121,6 +121,28 @@ fn quantize_ranges_match_one_thread() {
             qrt::quant::quantize(0.021, -5, &input, &mut one);
             par::quantize(par, 0.021, -5, &input, &mut many);
             assert_eq!(one, many, "{name} len {len}");
+        }
+    }
+}
+
+#[test]
+fn quantize_planes_and_nchw_to_nhwc_bands_match_one_thread() {
+    let mut rng = Rng::new(19);
+    for (name, pool) in pools() {
+        let par = Par::pool(&pool).with_min_work(0);
+        // An image of 1, 3 or 4 channels, 5 channels (more planes than the split takes: the
+        // element ranges), a single row, and rows that leave a tail band.
+        for (c, h, w) in [(3, 224, 224), (1, 7, 5), (4, 9, 3), (5, 6, 4), (3, 1, 17), (3, 2, 1), (2, 13, 11)] {
+            let len = c * h * w;
+            let input: Vec<f32> = (0..len).map(|_| (rng.unit() * 6.0 - 3.0) as f32).collect();
+            let (mut one, mut many) = (vec![0x11; len], vec![0x22; len]);
+            qrt::quant::quantize(0.021, -5, &input, &mut one);
+            par::quantize_planes(par, c, w, 0.021, -5, &input, &mut many);
+            assert_eq!(one, many, "quantize {name}: {c}x{h}x{w}");
+            let (mut one_nhwc, mut many_nhwc) = (vec![0x11; len], vec![0x22; len]);
+            qrt::layout::nchw_to_nhwc(c, h, w, &one, &mut one_nhwc);
+            par::nchw_to_nhwc(par, c, h, w, &one, &mut many_nhwc);
+            assert_eq!(one_nhwc, many_nhwc, "nchw_to_nhwc {name}: {c}x{h}x{w}");
         }
     }
 }

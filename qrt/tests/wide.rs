@@ -99,6 +99,15 @@ proptest! {
         let out = vec![0x55i8; c * h * w];
         same_on_every_backend("nchw_to_nhwc", out.clone(), |b, o| qrt::layout::nchw_to_nhwc_on(b, c, h, w, &input, o));
         same_on_every_backend("nhwc_to_nchw", out, |b, o| qrt::layout::nhwc_to_nchw_on(b, c, h, w, &input, o));
+        // A band of rows equals the same rows of the whole.
+        let first = rng.range(0, h as i64 - 1) as usize;
+        let rows = rng.range(1, (h - first) as i64) as usize;
+        let mut whole = vec![0i8; c * h * w];
+        qrt::layout::nchw_to_nhwc(c, h, w, &input, &mut whole);
+        let mut band = vec![0x55i8; rows * w * c];
+        qrt::layout::nchw_to_nhwc_rows_on(Backend::Scalar, c, h, w, first, &input, &mut band);
+        prop_assert_eq!(&band[..], &whole[first * w * c..(first + rows) * w * c]);
+        same_on_every_backend("nchw_to_nhwc_rows", band, |b, o| qrt::layout::nchw_to_nhwc_rows_on(b, c, h, w, first, &input, o));
     }
 
     #[test]

@@ -37,6 +37,13 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
     let (in_scale, in_zp) = (tokens::float(t_in.scale), tokens::int(t_in.zero_point as i64));
     let (out_scale, out_zp) = (tokens::float(t_out.scale), tokens::int(t_out.zero_point as i64));
     let (in_off, out_off) = (size(t_in.offset), size(t_out.offset));
+    // An NCHW image is quantized in bands of rows of its planes, the rows each thread's
+    // band of the first layers reads; other inputs in ranges of elements.
+    let (planes, row) = match t_in.shape[..] {
+        [n, c, _, w] => (n * c, w),
+        _ => (1, t_in.len()),
+    };
+    let (planes, row) = (size(planes), size(row));
     let arena = size(p.arena_bytes);
     let blob_len = size(p.blob.len());
     let macs = proc_macro2::Literal::u64_unsuffixed(p.macs());
@@ -151,9 +158,15 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
             }
         }
 
+        /// The f32 input to int8 in the arena, split over threads by rows of its planes.
+        fn quantize_input(input: &[f32], arena: &mut [i8], par: qrt::par::Par<'_>) {
+            let to = &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN];
+            qrt::par::quantize_planes(par, #planes, #row, INPUT_SCALE, INPUT_ZERO_POINT, input, to);
+        }
+
         fn run_f32(arena: &mut [i8], input: &[f32], output: &mut [f32], par: qrt::par::Par<'_>) -> Result<(), Error> {
             let arena = check(arena, input.len(), output.len())?;
-            qrt::par::quantize(par, INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
+            quantize_input(input, arena, par);
             forward(arena, par);
             qrt::quant::dequantize(OUTPUT_SCALE, OUTPUT_ZERO_POINT, &arena[OUTPUT_OFFSET..OUTPUT_OFFSET + OUTPUT_LEN], output);
             Ok(())
@@ -208,7 +221,7 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
 
         fn profiled(arena: &mut [i8], input: &[f32], output: &mut [f32], par: qrt::par::Par<'_>, mut at: impl FnMut(usize)) -> Result<(), Error> {
             let arena = check(arena, input.len(), output.len())?;
-            qrt::par::quantize(par, INPUT_SCALE, INPUT_ZERO_POINT, input, &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN]);
+            quantize_input(input, arena, par);
             for (i, layer) in LAYER_FNS.iter().enumerate() {
                 at(i);
                 layer(arena, par);
@@ -504,14 +517,13 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
                 qrt::concat::copy_into(&P, #x, split.output);
             }
         }
-        Kernel::NhwcToNchw { c, h, w } | Kernel::NchwToNhwc { c, h, w } => {
+        Kernel::NhwcToNchw { c, h, w } => {
             let (c, h, w, x) = (size(*c), size(*h), size(*w), input(0));
-            let f = if matches!(step.kernel, Kernel::NhwcToNchw { .. }) {
-                quote!(nhwc_to_nchw)
-            } else {
-                quote!(nchw_to_nhwc)
-            };
-            quote!(qrt::layout::#f(#c, #h, #w, #x, split.output);)
+            quote!(qrt::layout::nhwc_to_nchw(#c, #h, #w, #x, split.output);)
+        }
+        Kernel::NchwToNhwc { c, h, w } => {
+            let (c, h, w, x) = (size(*c), size(*h), size(*w), input(0));
+            quote!(qrt::par::nchw_to_nhwc(par, #c, #h, #w, #x, split.output);)
         }
     };
     let uses_par = step.kernel.splits_over_threads();

@@ -190,14 +190,14 @@ impl Kernel {
             | Kernel::DepthwiseProject { .. }
             | Kernel::Im2colGemm { .. }
             | Kernel::Add(_)
-            | Kernel::MaxPool(_) => true,
+            | Kernel::MaxPool(_)
+            | Kernel::NchwToNhwc { .. } => true,
             Kernel::Conv(..)
             | Kernel::AveragePool(_)
             | Kernel::GlobalAveragePool(_)
             | Kernel::Clamp(_)
             | Kernel::CopyInto(_)
-            | Kernel::NhwcToNchw { .. }
-            | Kernel::NchwToNhwc { .. } => false,
+            | Kernel::NhwcToNchw { .. } => false,
         }
     }
 }

@@ -217,6 +217,12 @@ impl<'a> ArenaModel<'a> {
     }
 }
 
+/// The f32 input to int8 in the arena, split over threads by rows of its planes.
+fn quantize_input(input: &[f32], arena: &mut [i8], par: qrt::par::Par<'_>) {
+    let to = &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN];
+    qrt::par::quantize_planes(par, 1, 8, INPUT_SCALE, INPUT_ZERO_POINT, input, to);
+}
+
 fn run_f32(
     arena: &mut [i8],
     input: &[f32],
@@ -224,13 +230,7 @@ fn run_f32(
     par: qrt::par::Par<'_>,
 ) -> Result<(), Error> {
     let arena = check(arena, input.len(), output.len())?;
-    qrt::par::quantize(
-        par,
-        INPUT_SCALE,
-        INPUT_ZERO_POINT,
-        input,
-        &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN],
-    );
+    quantize_input(input, arena, par);
     forward(arena, par);
     qrt::quant::dequantize(
         OUTPUT_SCALE,
@@ -358,13 +358,7 @@ fn profiled(
     mut at: impl FnMut(usize),
 ) -> Result<(), Error> {
     let arena = check(arena, input.len(), output.len())?;
-    qrt::par::quantize(
-        par,
-        INPUT_SCALE,
-        INPUT_ZERO_POINT,
-        input,
-        &mut arena[INPUT_OFFSET..INPUT_OFFSET + INPUT_LEN],
-    );
+    quantize_input(input, arena, par);
     for (i, layer) in LAYER_FNS.iter().enumerate() {
         at(i);
         layer(arena, par);
