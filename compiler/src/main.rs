@@ -65,7 +65,7 @@ enum Command {
         #[arg(long)]
         force: bool,
         /// Crate name (default: from the output folder's name).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_crate_name)]
         name: Option<String>,
         #[command(flatten)]
         budgets: BudgetArgs,
@@ -142,6 +142,10 @@ impl BudgetArgs {
     fn budgets(&self) -> pipeline::Budgets {
         pipeline::Budgets { max_ram: self.max_ram, max_flash: self.max_flash }
     }
+}
+
+fn parse_crate_name(s: &str) -> Result<String, String> {
+    qforge::codegen::check_crate_name(s).map(|()| s.to_string())
 }
 
 fn parse_bytes(text: &str) -> Result<usize, String> {

@@ -243,5 +243,88 @@ pub fn crate_name_for(dir: &Path) -> String {
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         name = format!("model_{name}");
     }
+    if RESERVED.contains(&name.as_str()) {
+        name = format!("{name}_model");
+    }
     name
+}
+
+/// Names the emitted code cannot use for its crate: Rust's keywords (strict, reserved and
+/// edition ones; `final::Model` does not parse), and the crates its code names itself.
+const RESERVED: &[&str] = &[
+    "abstract",
+    "alloc",
+    "as",
+    "async",
+    "await",
+    "become",
+    "box",
+    "break",
+    "const",
+    "continue",
+    "core",
+    "crate",
+    "do",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "final",
+    "fn",
+    "for",
+    "gen",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "macro",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "override",
+    "priv",
+    "proc_macro",
+    "pub",
+    "qrt",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "std",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "unsafe",
+    "unsized",
+    "use",
+    "virtual",
+    "where",
+    "while",
+    "yield",
+];
+
+/// Checks a crate name given on the command line: ASCII letters, digits, `_` and `-`,
+/// starting with a letter, and not a name the emitted code cannot use (see `RESERVED`).
+pub fn check_crate_name(name: &str) -> Result<(), String> {
+    let ident = name.replace('-', "_");
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "`{name}` is not a crate name: use ASCII letters, digits, `_` and `-`, starting with a letter"
+        ));
+    }
+    if RESERVED.contains(&ident.as_str()) {
+        return Err(format!(
+            "`{name}` cannot name the crate: the emitted code would not compile (a Rust keyword, or a crate it uses)"
+        ));
+    }
+    Ok(())
 }
