@@ -3,12 +3,14 @@
 //! band by band so that neither the depthwise output nor the GEMM's output is stored whole.
 //!
 //! The depthwise output pixels are the GEMM's rows (NHWC, `k == channels`), and the
-//! GEMM's output rows are the Add's elements, so a band of depthwise output rows is all
-//! that the same band of GEMM (and Add) output reads: no thread ever reads what another
-//! wrote in the same step. For each band the depthwise kernel writes its rows into
-//! scratch (reading the input rows of its window, padding shifted as [`crate::par`] does),
-//! the GEMM multiplies them into the output (or, with an Add, into a second part of the
-//! scratch), and the Add combines those with the same elements of the residual.
+//! GEMM's output rows are the Add's elements, so a band of output pixels reads nothing but
+//! the depthwise outputs of the same pixels: no thread ever reads what another wrote in the
+//! same step. Bands are cut by pixels, not rows, so that a 7x7 layer splits 24 + 25 over two
+//! threads rather than 3 + 4 rows; a band computes the depthwise rows its pixels lie in
+//! (whole rows, into scratch, reading the input rows of their window, padding shifted as
+//! [`crate::par`] does), the GEMM multiplies its pixels into the output (or, with an Add,
+//! into a second part of the scratch), and the Add combines those with the same elements
+//! of the residual.
 //!
 //! Every kernel runs on the same bytes as in the three separate steps, so the output is
 //! identical byte for byte; what changes is the memory traffic (two tensors written and
@@ -111,7 +113,7 @@ pub fn depthwise_project(
 ) {
     check(p, input, residual, scratch, output);
     let layers = Layers { p, input, dw_packed, dw_q, gemm_packed, gemm_q, residual };
-    layers.rows(0, p.dw.out_h, scratch, output);
+    layers.pixels(0, p.gemm.rows, scratch, output);
 }
 
 /// The layers' constants and inputs, borrowed for one run.
@@ -126,19 +128,23 @@ pub(crate) struct Layers<'a> {
 }
 
 impl Layers<'_> {
-    /// Output rows `oy0..oy1` (written to `out`, which holds exactly those rows), in bands
-    /// as wide as `scratch` allows.
-    pub(crate) fn rows(&self, oy0: usize, oy1: usize, scratch: &mut [i8], out: &mut [i8]) {
+    /// Output pixels `p0..p1` (written to `out`, which holds exactly those pixels' rows of
+    /// the output), in chunks of as many depthwise output rows as `scratch` holds. A chunk
+    /// computes whole depthwise rows, so a band that starts or ends inside a row computes
+    /// that row in full and uses the part it needs (two threads' bands may both compute the
+    /// row they share: the same bytes, each in its own scratch).
+    pub(crate) fn pixels(&self, p0: usize, p1: usize, scratch: &mut [i8], out: &mut [i8]) {
         let (p, d, g) = (self.p, &self.p.dw, &self.p.gemm);
-        let band = (scratch.len() / p.row_scratch()).max(1);
-        let line = d.in_w * d.channels;
-        let (dw_row, out_row) = (d.out_w * d.channels, d.out_w * g.n);
-        let mut oy = oy0;
-        while oy < oy1 {
-            let rows = band.min(oy1 - oy);
+        let chunk = (scratch.len() / p.row_scratch()).max(1);
+        let (line, w, c, n) = (d.in_w * d.channels, d.out_w, d.channels, g.n);
+        let mut at = p0;
+        while at < p1 {
+            let oy = at / w;
+            let rows = chunk.min((p1 - 1) / w + 1 - oy);
+            let end = p1.min((oy + rows) * w);
             let (first, count, pad_top) = crate::par::input_band(oy, rows, d.stride_h, d.kernel_h, d.pad_top, d.in_h);
             let sub = Depthwise { in_h: count, out_h: rows, pad_top, ..*d };
-            let (mid, rest) = scratch.split_at_mut(rows * dw_row);
+            let (mid, rest) = scratch.split_at_mut(rows * w * c);
             crate::depthwise::depthwise(
                 &sub,
                 &self.input[first * line..(first + count) * line],
@@ -146,20 +152,22 @@ impl Layers<'_> {
                 self.dw_q,
                 mid,
             );
-            let sub = Gemm { rows: rows * d.out_w, ..*g };
-            let o = (oy - oy0) * out_row..(oy - oy0 + rows) * out_row;
+            // The chunk's pixels `at..end` start `at - oy * w` pixels into its rows.
+            let src = &mid[(at - oy * w) * c..(end - oy * w) * c];
+            let sub = Gemm { rows: end - at, ..*g };
+            let o = (at - p0) * n..(end - p0) * n;
             match p.residual {
-                None => crate::gemm::gemm(&sub, mid, self.gemm_packed, self.gemm_q, &mut out[o]),
+                None => crate::gemm::gemm(&sub, src, self.gemm_packed, self.gemm_q, &mut out[o]),
                 Some(r) => {
-                    let projected = &mut rest[..rows * out_row];
-                    crate::gemm::gemm(&sub, mid, self.gemm_packed, self.gemm_q, projected);
-                    let add = Add { len: rows * out_row, ..r.add };
-                    let other = &self.residual[oy * out_row..(oy + rows) * out_row];
+                    let projected = &mut rest[..(end - at) * n];
+                    crate::gemm::gemm(&sub, src, self.gemm_packed, self.gemm_q, projected);
+                    let add = Add { len: (end - at) * n, ..r.add };
+                    let other = &self.residual[at * n..end * n];
                     let (a, b) = if r.gemm_is_a { (&*projected, other) } else { (other, &*projected) };
                     crate::add::add(&add, a, b, &mut out[o]);
                 }
             }
-            oy += rows;
+            at = end;
         }
     }
 }

@@ -354,7 +354,7 @@ pub fn expand_depthwise(
     });
 }
 
-/// [`crate::fused_project::depthwise_project`], split over bands of output rows, each
+/// [`crate::fused_project::depthwise_project`], split over bands of output pixels, each
 /// band with its own share of `scratch` (as many bands as shares of at least one row).
 /// A band's GEMM and Add read only what its own depthwise rows wrote.
 #[allow(clippy::too_many_arguments)]
@@ -375,8 +375,8 @@ pub fn depthwise_project(
     let work = d.out_h * d.out_w * d.channels * d.kernel_h * d.kernel_w + g.rows * g.k * g.n;
     let max_parts = (scratch.len() / p.min_scratch()).max(1);
     let layers = crate::fused_project::Layers { p, input, dw_packed, dw_q, gemm_packed, gemm_q, residual };
-    par.bands_with_scratch(d.out_h, d.out_w * g.n, work, max_parts, output, scratch, &|oy0, rows, out, scratch| {
-        layers.rows(oy0, oy0 + rows, scratch, out)
+    par.bands_with_scratch(g.rows, g.n, work, max_parts, output, scratch, &|p0, pixels, out, scratch| {
+        layers.pixels(p0, p0 + pixels, scratch, out)
     });
 }
 
