@@ -118,7 +118,7 @@ fn large_reduction_cannot_overflow_differently() {
 }
 
 #[test]
-fn reductions_around_the_flip_ahead_chunk() {
+fn reductions_around_the_flip_ahead_and_k_chunks() {
     // The AVX-512 kernel flips rows of 64 inputs or more ahead, 512 at a time: both sides
     // of that threshold and of each chunk boundary, with 4-byte group tails, every tile
     // height and panel width.
@@ -129,6 +129,15 @@ fn reductions_around_the_flip_ahead_chunk() {
             check_case(rows, k, n, 3, 1, FULL, seed, false);
         }
         check_case(7, k, 40, 0, 0, FULL, seed, true);
+    }
+    // Long reductions over many tiles run in chunks of 256 inputs over blocks of 8 tiles,
+    // the accumulators saved between chunks: chunk edges, row blocks with a short last
+    // tile and a short last block, each panel width.
+    for k in [255, 256, 257, 511, 513, 777] {
+        for (rows, n) in [(100, 64), (97, 16), (70, 48), (50, 32), (13, 70)] {
+            seed += 1;
+            check_case(rows, k, n, 2, 3, FULL, seed, false);
+        }
     }
 }
 
