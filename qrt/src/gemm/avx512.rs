@@ -6,21 +6,24 @@
 //! cancels the `128 * Σ w` this adds (see the module docs of `gemm`).
 //!
 //! Loop order: the output channels are cut into panels of `NB` blocks (16 channels each);
-//! for each panel the rows are walked in tiles of `MR` rows, and each tile walks the whole
+//! for each panel the rows are walked in tiles of `MR` rows, and each tile walks the
 //! reduction with `MR x NB` zmm accumulators: per group of 4 inputs, `NB` weight loads,
-//! `MR` broadcasts (`vpbroadcastd` from memory) and `MR * NB` `vpdpbusd`. Rows of 64 inputs
-//! or more are flipped to `x ^ 0x80` ahead, 64 bytes per `vpxord`, into a small stack
-//! buffer that the broadcasts read; shorter rows are flipped per broadcast. On Intel's
-//! server cores `vpxord` and `vpdpbusd` share the same two ports, so a per-broadcast xor
-//! costs `1 / NB` of the tile's throughput: a quarter for 6x4 tiles, all of it for 12x1. A panel's weights
-//! stay in L1 (L2 for the widest K) while every row tile re-reads them. `MR x NB` is 6x4,
-//! 8x3, 8x2 or 12x1: 12 to 24 independent accumulators keep two `vpdpbusd` per cycle busy
-//! through their 4-cycle latency. With one or two rows (fully connected layers) panels are
-//! 8 blocks wide, so that eight chains stream the weights. Reductions of 64 inputs or more
-//! over more than one tile of rows run in chunks of 256 inputs over blocks of 8 tiles (the
-//! tiles' accumulators saved between chunks), so that the 16 KiB of a 4-block panel's
-//! weights for a chunk stay in L1 while every tile of the block reads them: 3% to 10%
-//! faster for VGG-sized reductions (K of 576 to 4608) on an Intel Xeon.
+//! `MR` broadcasts (`vpbroadcastd` from memory) and `MR * NB` `vpdpbusd`. `MR x NB` is
+//! 6x4, 8x3, 8x2 or 12x1: 12 to 24 independent accumulators keep two `vpdpbusd` per cycle
+//! busy through their 4-cycle latency. With one or two rows (fully connected layers)
+//! panels are 8 blocks wide, so that eight chains stream the weights.
+//!
+//! Rows of 64 inputs or more are flipped to `x ^ 0x80` ahead, 64 bytes per `vpxord`, into
+//! a small stack buffer that the broadcasts read; shorter rows are flipped per broadcast.
+//! On Intel's server cores `vpxord` and `vpdpbusd` share the same two ports, so a
+//! per-broadcast xor costs `1 / NB` of the tile's throughput: a quarter for 6x4 tiles, all
+//! of it for 12x1.
+//!
+//! Such reductions over more than one tile of rows also run in chunks of 256 inputs over
+//! blocks of 8 tiles (the tiles' accumulators saved between chunks), so that the 16 KiB of
+//! a 4-block panel's weights for a chunk stay in L1 while every tile of the block reads
+//! them: 3% to 10% faster for VGG-sized reductions (K of 576 to 4608) on an Intel Xeon.
+//! Shorter reductions keep the whole panel in L1 anyway.
 //!
 //! The epilogue (`finish`) is shared by every tile shape; it computes
 //! `OutputQuant::finish(Requant::apply(acc))` exactly, see "Exact requantization" in
