@@ -3,7 +3,7 @@
 //! layer, strides 1 and 2, kernels 3 and 5, padding on every side or none, GEMM input rows
 //! with gaps, and 1 to 3 threads each with its own share of the scratch.
 
-use qrt::depthwise::{self, Depthwise};
+use qrt::depthwise;
 use qrt::fused::{expand_depthwise, ExpandDepthwise};
 use qrt::gemm::{self, Gemm, GemmQuant};
 use qrt::par::{self, Par};
@@ -47,23 +47,8 @@ impl Case {
             output_stride: c,
             output: OutputQuant { zero_point: -128, min: -128, max: 100 },
         };
-        let out_h = (h + pad[0] + pad[2] - kernel) / stride + 1;
-        let out_w = (w + pad[1] + pad[3] - kernel) / stride + 1;
-        let dw = Depthwise {
-            in_h: h,
-            in_w: w,
-            channels: c,
-            out_h,
-            out_w,
-            kernel_h: kernel,
-            kernel_w: kernel,
-            stride_h: stride,
-            stride_w: stride,
-            pad_top: pad[0],
-            pad_left: pad[1],
-            input_zero_point: -128,
-            output: OutputQuant { zero_point: 5, min: -128, max: 127 },
-        };
+        let out = OutputQuant { zero_point: 5, min: -128, max: 127 };
+        let dw = common::depthwise_layer((h, w, c), (kernel, stride, pad), -128, out);
         let input = rng.activations((g.rows - 1) * g.input_stride + k);
         let wg: Vec<i8> = rng.weights(k * c);
         let mut gemm_packed = vec![0; gemm::packed_len(k, c)];

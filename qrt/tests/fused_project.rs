@@ -9,7 +9,7 @@
 
 use qrt::add::{self, encode_pair, Add};
 use qrt::cpu::{self, Backend};
-use qrt::depthwise::{self, Depthwise};
+use qrt::depthwise;
 use qrt::fused_project::{depthwise_project, DepthwiseProject, Residual};
 use qrt::gemm::{self, Gemm, GemmQuant};
 use qrt::par::{self, Par};
@@ -40,23 +40,9 @@ type Shape = ((usize, usize, usize, usize), (usize, usize, [usize; 4]), Option<b
 
 impl Case {
     fn new(rng: &mut Rng, ((h, w, c, n), (kernel, stride, pad), add): Shape) -> Case {
-        let out_h = (h + pad[0] + pad[2] - kernel) / stride + 1;
-        let out_w = (w + pad[1] + pad[3] - kernel) / stride + 1;
-        let dw = Depthwise {
-            in_h: h,
-            in_w: w,
-            channels: c,
-            out_h,
-            out_w,
-            kernel_h: kernel,
-            kernel_w: kernel,
-            stride_h: stride,
-            stride_w: stride,
-            pad_top: pad[0],
-            pad_left: pad[1],
-            input_zero_point: -7,
-            output: OutputQuant { zero_point: -128, min: -128, max: 100 },
-        };
+        let out = OutputQuant { zero_point: -128, min: -128, max: 100 };
+        let dw = common::depthwise_layer((h, w, c), (kernel, stride, pad), -7, out);
+        let (out_h, out_w) = (dw.out_h, dw.out_w);
         let rows = out_h * out_w;
         let g = Gemm {
             rows,

@@ -42,17 +42,8 @@ pub fn expand_depthwise_with(p: &mut Program, min_bytes: usize, budget: usize) {
             let mid = &p.tensors[p.steps[i].output];
             // At most a quarter of the tensor it replaces, so that fusing always lowers
             // the step's live bytes (the least scratch wins if it is more).
-            let scratch = QTensor {
-                name: format!("{}.bands", mid.name),
-                shape: vec![pair.scratch_len(budget.min(mid.len() / 4))],
-                layout: Layout::RowMajor,
-                scale: mid.scale,
-                zero_point: mid.zero_point,
-                alias_of: None,
-                offset: 0,
-            };
-            p.tensors.push(scratch);
-            let scratch = p.tensors.len() - 1;
+            let len = pair.scratch_len(budget.min(mid.len() / 4));
+            let scratch = add_scratch(p, p.steps[i].output, len);
             let expand = p.steps.remove(i);
             // `j > i`: the depthwise step moved up by one.
             let fused = &mut p.steps[j - 1];
@@ -133,17 +124,7 @@ pub fn depthwise_project_with(p: &mut Program, budget: usize) {
         // step's live bytes never exceed the depthwise step's (small layers' plans do not
         // grow).
         let cap = p.tensors[p.steps[i].output].len().saturating_sub(out.len());
-        let scratch = QTensor {
-            name: format!("{}.bands", out.name),
-            shape: vec![layers.scratch_len(budget.min(cap))],
-            layout: Layout::RowMajor,
-            scale: out.scale,
-            zero_point: out.zero_point,
-            alias_of: None,
-            offset: 0,
-        };
-        p.tensors.push(scratch);
-        let scratch = p.tensors.len() - 1;
+        let scratch = add_scratch(p, p.steps[add.unwrap_or(j)].output, layers.scratch_len(budget.min(cap)));
         // The steps are consecutive (`projectable`); removing at `i` takes them in order.
         let parts: Vec<Step> = (0..if add.is_some() { 3 } else { 2 }).map(|_| p.steps.remove(i)).collect();
         let mut inputs = parts[0].inputs.clone();
@@ -206,4 +187,21 @@ pub fn split_depthwise_project(p: &mut Program) {
             i += 1;
         }
     }
+}
+
+/// Adds a fused step's band buffer of `len` bytes, named after tensor `like` (whose scale
+/// and zero point it takes), and returns its id.
+fn add_scratch(p: &mut Program, like: usize, len: usize) -> usize {
+    let like = &p.tensors[like];
+    let scratch = QTensor {
+        name: format!("{}.bands", like.name),
+        shape: vec![len],
+        layout: Layout::RowMajor,
+        scale: like.scale,
+        zero_point: like.zero_point,
+        alias_of: None,
+        offset: 0,
+    };
+    p.tensors.push(scratch);
+    p.tensors.len() - 1
 }

@@ -61,3 +61,28 @@ pub fn finish_model(v: i64, zero_point: i32, lo: i8, hi: i8) -> i8 {
     let with_zero = (v + zero_point as i64).clamp(i32::MIN as i64, i32::MAX as i64);
     with_zero.clamp(lo as i64, hi as i64) as i8
 }
+
+/// A depthwise layer over an `h x w x c` input: a square `kernel`, `stride` both ways and
+/// padding `[top, left, bottom, right]`, its output size from those.
+pub fn depthwise_layer(
+    (h, w, c): (usize, usize, usize),
+    (kernel, stride, pad): (usize, usize, [usize; 4]),
+    input_zero_point: i32,
+    output: qrt::requant::OutputQuant,
+) -> qrt::depthwise::Depthwise {
+    qrt::depthwise::Depthwise {
+        in_h: h,
+        in_w: w,
+        channels: c,
+        out_h: (h + pad[0] + pad[2] - kernel) / stride + 1,
+        out_w: (w + pad[1] + pad[3] - kernel) / stride + 1,
+        kernel_h: kernel,
+        kernel_w: kernel,
+        stride_h: stride,
+        stride_w: stride,
+        pad_top: pad[0],
+        pad_left: pad[1],
+        input_zero_point,
+        output,
+    }
+}
