@@ -65,17 +65,9 @@ pub fn expand_depthwise_with(p: &mut Program, min_bytes: usize, budget: usize) {
 /// the GEMM's rows as its pixels, and by nothing else (not the model's output, no alias).
 fn fusable(p: &Program, i: usize) -> Option<usize> {
     let Kernel::Gemm(g, _) = &p.steps[i].kernel else { return None };
-    let mid = p.steps[i].output;
-    if g.rows < 2 || mid == p.output || p.root(p.output) == mid || p.tensors.iter().any(|t| t.alias_of == Some(mid)) {
-        return None;
-    }
-    // Concat writes one tensor from several steps: only a tensor with a single writer.
-    if p.steps.iter().filter(|s| s.output == mid).count() != 1 {
-        return None;
-    }
-    let j = sole_reader(p, i)?;
+    let j = sole_reader(p, i).filter(|_| g.rows >= 2)?;
     let reader = &p.steps[j];
-    if reader.inputs != [mid] {
+    if reader.inputs != [p.steps[i].output] {
         return None;
     }
     let Kernel::Depthwise(d, _) = &reader.kernel else { return None };
