@@ -325,6 +325,26 @@ fn panels_mixing_fast_and_general_blocks() {
 }
 
 #[test]
+fn zero_points_in_the_rounding_term_only_where_they_fit() {
+    // The AVX-512 fast form adds `z * 2^(s - 32)` to the rounding term when that stays
+    // below 2^29 in every lane of a block, else adds `z` after the shift. Zero points on
+    // both sides of that bound, with every fast shift (33..=62) across the channels and
+    // multipliers small and large, so that a fold past the bound would wrap.
+    for zp in [127, -128, 1 << 20, -(1 << 20), (1 << 22) + 5, -(1 << 23), 1 << 28] {
+        for (i, m) in [1 << 30, i32::MAX, 3].into_iter().enumerate() {
+            let out = OutputQuant { zero_point: zp, min: -128, max: 127 };
+            // One block with shifts 33..=48 (folded for |z| < 2^13), and four blocks with
+            // every fast shift (a tile folds only if all its blocks do).
+            for (n, shifts) in [(16, 16), (60, 30)] {
+                let mut case = Case::new(5, 96, n, 1, 2, out, zp as u64 ^ i as u64);
+                case.requants = (0..n).map(|c| Requant { multiplier: m, shift: 33 + (c % shifts) as i32 }).collect();
+                case.check();
+            }
+        }
+    }
+}
+
+#[test]
 fn zero_points_outside_the_fast_form() {
     // |z| > 2^30 takes the general form everywhere; `min - z` outside i32 makes the SIMD
     // backends hand the call to the scalar twin. Both must still equal the definition.

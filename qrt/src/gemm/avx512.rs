@@ -86,6 +86,8 @@ struct BlockQuant {
     m_odd: __m512i,
     /// Fast path: `2^(s - 33)`. General path: unused.
     round: __m512i,
+    /// Fast path with the zero point folded in: `2^(s - 33) + z * 2^(s - 32)`.
+    round_z: __m512i,
     /// Fast path: `s - 32`. General path: unused.
     shift: __m512i,
     /// General path: the even and odd lanes' shifts as 64-bit counts, and their rounding
@@ -97,6 +99,9 @@ struct BlockQuant {
     /// The fast path applies: every shift of the block is in `[33, 62]` and the zero
     /// point is small (`Bounds::fast`).
     fast: bool,
+    /// On the fast path, the zero point can ride in the rounding term: `|z| * 2^(s - 32)
+    /// < 2^29` in every lane (see `finish_fast`).
+    fold: bool,
     /// Channels of the block that exist (`n` may end inside it), shifted to the block's
     /// place in a four-block store: `mask << (16 * (index in panel % 4))`.
     store_mask: u64,
@@ -110,12 +115,14 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
         m_even: zero,
         m_odd: zero,
         round: zero,
+        round_z: zero,
         shift: zero,
         s_even: zero,
         s_odd: zero,
         r_even: zero,
         r_odd: zero,
         fast: true,
+        fold: true,
         store_mask: 0,
     };
     let mut panel = [blank; NB_MAX];
@@ -247,6 +254,10 @@ fn block_quant(q: &GemmQuant<'_>, block: usize, in_panel: usize, n: usize, bound
     } else {
         (s, s)
     };
+    let z = bounds.zero_point;
+    let max_shift = lanes(q.shift, 33).iter().max().map_or(1, |s| s - 32);
+    let fold = fast && ((z.unsigned_abs() as u64) << max_shift) < (1 << 29);
+    let round_z = if fold { _mm512_add_epi32(round, _mm512_sllv_epi32(_mm512_set1_epi32(z), shift)) } else { round };
     let m_odd = _mm512_srli_epi64::<32>(m_even);
     let s_even = _mm512_and_si512(s, _mm512_set1_epi64(0xffff_ffff));
     let s_odd = _mm512_srli_epi64::<32>(s);
@@ -258,12 +269,14 @@ fn block_quant(q: &GemmQuant<'_>, block: usize, in_panel: usize, n: usize, bound
         m_even,
         m_odd,
         round,
+        round_z,
         shift,
         s_even,
         s_odd,
         r_even,
         r_odd,
         fast,
+        fold,
         store_mask,
     }
 }
@@ -332,10 +345,12 @@ unsafe fn tile<const MR: usize, const NB: usize>((job, r0, nb0, panel, bounds, s
     // Tiles whose blocks all allow the fast form get an epilogue without the general one,
     // which would otherwise cost the fast path registers and about a tenth of its speed.
     unsafe {
-        if panel[..NB].iter().all(|b| b.fast) {
-            finish::<NB, true>(spill, MR, job, r0, nb0, panel, bounds)
+        if panel[..NB].iter().all(|b| b.fold) {
+            finish::<NB, true, true>(spill, MR, job, r0, nb0, panel, bounds)
+        } else if panel[..NB].iter().all(|b| b.fast) {
+            finish::<NB, true, false>(spill, MR, job, r0, nb0, panel, bounds)
         } else {
-            finish::<NB, false>(spill, MR, job, r0, nb0, panel, bounds)
+            finish::<NB, false, false>(spill, MR, job, r0, nb0, panel, bounds)
         }
     };
 }
@@ -477,7 +492,7 @@ pub(super) unsafe fn tail(p: *const i8, len: usize) -> i32 {
 /// `nb0 + j`). Requires `r0 + mr <= job.rows` and `nb0 + NB <= ceil(n / 16)`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline(never)]
-unsafe fn finish<const NB: usize, const FAST: bool>(
+unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool>(
     acc: *const __m512i,
     mr: usize,
     job: &Job,
@@ -505,7 +520,11 @@ unsafe fn finish<const NB: usize, const FAST: bool>(
                 let b = &panel[j0 + t];
                 // SAFETY: `i * NB + j0 + t < mr * NB` vectors behind `acc`.
                 let a = unsafe { _mm512_loadu_si512(acc.add(i * NB + j0 + t).cast()) };
-                let v = if FAST { finish_fast(a, b, zp) } else { finish_general(a, b, lo, hi, zp) };
+                let v = match (FAST, FOLD) {
+                    (true, true) => finish_fast_folded(a, b),
+                    (true, false) => finish_fast(a, b, zp),
+                    _ => finish_general(a, b, lo, hi, zp),
+                };
                 (v, b.store_mask)
             };
             let ((v0, m0), (v1, m1), (v2, m2), (v3, m3)) = (value(0), value(1), value(2), value(3));
@@ -529,20 +548,37 @@ unsafe fn finish<const NB: usize, const FAST: bool>(
     }
 }
 
+/// `H = (acc * m) >> 32` per lane, the high dwords of the exact 64-bit products.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn high_dwords(acc: __m512i, b: &BlockQuant) -> __m512i {
+    let even = _mm512_mul_epi32(acc, b.m_even);
+    // `vpmuldq` reads the low dword of each qword: dwords 1, 3 moved to 0, 2 (a shuffle,
+    // which leaves the shift and multiply units to the rest).
+    let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), b.m_odd);
+    // Even lanes take `even`'s high dwords (moved down), odd lanes `odd`'s, which are
+    // already in place.
+    _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even)
+}
+
 /// `requantize(acc) + z` as int32 lanes for a block on the fast path (shifts in
 /// `[33, 62]`, `|z| <= 2^30`): from the high halves of the 64-bit products, form 2 of
 /// "Exact requantization" in `avx2.rs`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 fn finish_fast(acc: __m512i, b: &BlockQuant, zp: __m512i) -> __m512i {
-    let even = _mm512_mul_epi32(acc, b.m_even);
-    // `vpmuldq` reads the low dword of each qword: dwords 1, 3 moved to 0, 2 (a shuffle,
-    // which leaves the shift and multiply units to the rest).
-    let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), b.m_odd);
-    // `h = (acc * m) >> 32` per lane: even lanes take `even`'s high dwords (moved down),
-    // odd lanes `odd`'s, which are already in place.
-    let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
-    _mm512_add_epi32(_mm512_srav_epi32(_mm512_add_epi32(h, b.round), b.shift), zp)
+    _mm512_add_epi32(_mm512_srav_epi32(_mm512_add_epi32(high_dwords(acc, b), b.round), b.shift), zp)
+}
+
+/// [`finish_fast`] with the zero point in the rounding term: `(H + t + z * 2^(s - 32)) >>
+/// (s - 32)` is `((H + t) >> (s - 32)) + z` exactly, since adding a multiple of `2^(s - 32)`
+/// passes through the floor division, and the sum stays in i32: `|H| <= 2^30`,
+/// `t <= 2^29` and `|z| * 2^(s - 32) < 2^29` (`BlockQuant::fold`). One add fewer per
+/// vector, on the two ports the products also need.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn finish_fast_folded(acc: __m512i, b: &BlockQuant) -> __m512i {
+    _mm512_srav_epi32(_mm512_add_epi32(high_dwords(acc, b), b.round_z), b.shift)
 }
 
 /// `min(max(requantize(acc), lo), hi) + z` as int32 lanes for any shifts in `[1, 62]`, in
