@@ -90,9 +90,8 @@ pub fn expand_depthwise(
     scratch: &mut [i8],
     output: &mut [i8],
 ) {
-    check(p, input, scratch, output);
-    let layers = Layers { p, input, gemm_packed, gemm_q, dw_packed, dw_q };
-    layers.rows(0, p.dw.out_h, scratch, output);
+    let single = crate::par::Par::single();
+    crate::par::expand_depthwise(single, p, input, gemm_packed, gemm_q, dw_packed, dw_q, scratch, output)
 }
 
 /// The pair's constants, borrowed for one run.

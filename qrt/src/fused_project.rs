@@ -49,9 +49,9 @@ pub struct DepthwiseProject {
 }
 
 impl DepthwiseProject {
-    /// Scratch bytes per output row of a band: the depthwise row, and the GEMM's row if an
-    /// Add follows it.
-    pub const fn row_scratch(&self) -> usize {
+    /// Scratch bytes per output row of a band, the least that works: the depthwise row,
+    /// and the GEMM's row if an Add follows it.
+    pub const fn min_scratch(&self) -> usize {
         let dw_row = self.dw.out_w * self.dw.channels;
         match self.residual {
             Some(_) => dw_row + self.dw.out_w * self.gemm.n,
@@ -59,15 +59,10 @@ impl DepthwiseProject {
         }
     }
 
-    /// The least scratch that works: one output row.
-    pub const fn min_scratch(&self) -> usize {
-        self.row_scratch()
-    }
-
     /// Scratch bytes for bands of up to `budget` bytes (at least [`Self::min_scratch`],
     /// at most the whole layer's).
     pub fn scratch_len(&self, budget: usize) -> usize {
-        budget.min(self.dw.out_h * self.row_scratch()).max(self.min_scratch())
+        budget.min(self.dw.out_h * self.min_scratch()).max(self.min_scratch())
     }
 
     /// Bytes of the output: `gemm.rows * gemm.n`.
@@ -111,9 +106,8 @@ pub fn depthwise_project(
     scratch: &mut [i8],
     output: &mut [i8],
 ) {
-    check(p, input, residual, scratch, output);
-    let layers = Layers { p, input, dw_packed, dw_q, gemm_packed, gemm_q, residual };
-    layers.pixels(0, p.gemm.rows, scratch, output);
+    let single = crate::par::Par::single();
+    crate::par::depthwise_project(single, p, input, dw_packed, dw_q, gemm_packed, gemm_q, residual, scratch, output)
 }
 
 /// The layers' constants and inputs, borrowed for one run.
@@ -135,7 +129,7 @@ impl Layers<'_> {
     /// row they share: the same bytes, each in its own scratch).
     pub(crate) fn pixels(&self, p0: usize, p1: usize, scratch: &mut [i8], out: &mut [i8]) {
         let (p, d, g) = (self.p, &self.p.dw, &self.p.gemm);
-        let chunk = (scratch.len() / p.row_scratch()).max(1);
+        let chunk = (scratch.len() / p.min_scratch()).max(1);
         let (line, w, c, n) = (d.in_w * d.channels, d.out_w, d.channels, g.n);
         let mut at = p0;
         while at < p1 {

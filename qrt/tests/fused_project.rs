@@ -175,9 +175,9 @@ fn fused_layers_equal_the_layers_one_after_the_other_on_every_backend() {
                 g.n,
                 case.p.residual.map(|r| r.gemm_is_a)
             );
-            let (least, row) = (case.p.min_scratch(), case.p.row_scratch());
+            let row = case.p.min_scratch();
             let whole = case.p.scratch_len(usize::MAX);
-            for scratch in [least, 2 * row - 1, 2 * row, 3 * row + 5, whole] {
+            for scratch in [row, 2 * row - 1, 2 * row, 3 * row + 5, whole] {
                 assert_eq!(&case.fused(scratch, None), expected, "{what}, scratch {scratch}");
                 for pool in &pools {
                     let par = Par::pool(pool).with_min_work(0);
@@ -194,11 +194,11 @@ fn fused_layers_equal_the_layers_one_after_the_other_on_every_backend() {
 fn scratch_sizes() {
     let mut rng = Rng::new(5);
     let plain = Case::new(&mut rng, ((14, 14, 384, 64), (3, 1, [1, 1, 1, 1]), None)).p;
-    assert_eq!(plain.row_scratch(), 14 * 384);
+    assert_eq!(plain.min_scratch(), 14 * 384);
     let with_add = Case::new(&mut rng, ((14, 14, 384, 64), (3, 2, [1, 1, 1, 1]), Some(true))).p;
     // Stride 2: 7 output rows of 7 pixels, each 384 depthwise bytes and 64 GEMM bytes.
-    assert_eq!(with_add.row_scratch(), 7 * 384 + 7 * 64);
-    assert_eq!(with_add.scratch_len(0), with_add.row_scratch());
-    assert_eq!(with_add.scratch_len(usize::MAX), 7 * with_add.row_scratch());
-    assert_eq!(with_add.scratch_len(3 * with_add.row_scratch() + 1), 3 * with_add.row_scratch() + 1);
+    assert_eq!(with_add.min_scratch(), 7 * 384 + 7 * 64);
+    assert_eq!(with_add.scratch_len(0), with_add.min_scratch());
+    assert_eq!(with_add.scratch_len(usize::MAX), 7 * with_add.min_scratch());
+    assert_eq!(with_add.scratch_len(3 * with_add.min_scratch() + 1), 3 * with_add.min_scratch() + 1);
 }

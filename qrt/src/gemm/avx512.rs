@@ -144,75 +144,76 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
         // Long reductions with more than one tile of rows run in chunks of `K_CHUNK`
         // inputs over blocks of `ROW_BLOCK` tiles, so that the panel's weights for a chunk
         // stay in L1 while every tile of the block reads them; the tiles' accumulators wait
-        // in `partial` between chunks.
-        let chunks = if job.k >= FLIP_AHEAD_MIN_K && job.rows > mr_max { job.groups.div_ceil(K_CHUNK / 4) } else { 1 };
+        // in `partial` between chunks. Others run in one chunk.
+        let per_chunk = if job.k >= FLIP_AHEAD_MIN_K && job.rows > mr_max { K_CHUNK / 4 } else { job.groups.max(1) };
+        let chunks = job.groups.div_ceil(per_chunk).max(1);
         let mut rb0 = 0;
         while rb0 < job.rows {
             let rb1 = job.rows.min(rb0 + ROW_BLOCK * mr_max);
             for c in 0..chunks {
-                let g = if chunks == 1 {
-                    (0, job.groups)
-                } else {
-                    (c * K_CHUNK / 4, job.groups.min((c + 1) * K_CHUNK / 4))
-                };
-                let mut r0 = rb0;
-                while r0 < rb1 {
-                    let mr = mr_max.min(rb1 - r0);
-                    let slot = (r0 - rb0) / mr_max;
+                let groups = (c * per_chunk, job.groups.min((c + 1) * per_chunk));
+                for (slot, r0) in (rb0..rb1).step_by(mr_max).enumerate() {
                     // SAFETY: `slot < ROW_BLOCK`: each slot holds `2 * MR_MAX` vectors.
                     let saved = unsafe { partial.add(slot * MR_MAX * 2) };
-                    let chunk = Chunk { groups: g, first: c == 0, last: c + 1 == chunks, saved };
-                    let t = (job, r0, nb0, &panel, bounds, spill, chunk);
-                    // SAFETY (every arm): `r0 + mr <= rows` and `nb0 + nb <= blocks`, the
-                    // bounds `tile` requires; `panel[..nb]` holds those blocks' constants;
-                    // the chunk's groups lie in `0..groups`, and a chunk after the first
-                    // finds the tile's accumulators where the one before left them.
-                    unsafe {
-                        match (nb, mr) {
-                            (8, 1) => tile::<1, 8>(t),
-                            (8, _) => tile::<2, 8>(t),
-                            (4, 1) => tile::<1, 4>(t),
-                            (4, 2) => tile::<2, 4>(t),
-                            (4, 3) => tile::<3, 4>(t),
-                            (4, 4) => tile::<4, 4>(t),
-                            (4, 5) => tile::<5, 4>(t),
-                            (4, _) => tile::<6, 4>(t),
-                            (3, 1) => tile::<1, 3>(t),
-                            (3, 2) => tile::<2, 3>(t),
-                            (3, 3) => tile::<3, 3>(t),
-                            (3, 4) => tile::<4, 3>(t),
-                            (3, 5) => tile::<5, 3>(t),
-                            (3, 6) => tile::<6, 3>(t),
-                            (3, 7) => tile::<7, 3>(t),
-                            (3, _) => tile::<8, 3>(t),
-                            (2, 1) => tile::<1, 2>(t),
-                            (2, 2) => tile::<2, 2>(t),
-                            (2, 3) => tile::<3, 2>(t),
-                            (2, 4) => tile::<4, 2>(t),
-                            (2, 5) => tile::<5, 2>(t),
-                            (2, 6) => tile::<6, 2>(t),
-                            (2, 7) => tile::<7, 2>(t),
-                            (2, _) => tile::<8, 2>(t),
-                            (_, 1) => tile::<1, 1>(t),
-                            (_, 2) => tile::<2, 1>(t),
-                            (_, 3) => tile::<3, 1>(t),
-                            (_, 4) => tile::<4, 1>(t),
-                            (_, 5) => tile::<5, 1>(t),
-                            (_, 6) => tile::<6, 1>(t),
-                            (_, 7) => tile::<7, 1>(t),
-                            (_, 8) => tile::<8, 1>(t),
-                            (_, 9) => tile::<9, 1>(t),
-                            (_, 10) => tile::<10, 1>(t),
-                            (_, 11) => tile::<11, 1>(t),
-                            (_, _) => tile::<12, 1>(t),
-                        }
-                    }
-                    r0 += mr;
+                    let chunk = Chunk { groups, first: c == 0, last: c + 1 == chunks, saved };
+                    // SAFETY: `r0 + mr <= rows` and `nb0 + nb <= blocks`, the bounds `tile`
+                    // requires; `panel[..nb]` holds those blocks' constants; the chunk's
+                    // groups lie in `0..groups`, and a chunk after the first finds the
+                    // tile's accumulators where the one before left them.
+                    unsafe { run_tile(nb, mr_max.min(rb1 - r0), (job, r0, nb0, &panel, bounds, spill, chunk)) };
                 }
             }
             rb0 = rb1;
         }
         nb0 += nb;
+    }
+}
+
+/// Runs the `mr x nb` tile `t` (the instance of [`tile`] for that shape; a panel of 8
+/// blocks takes at most 2 rows, of 4 at most 6, of 3 and 2 at most 8, of 1 at most 12).
+/// Requires what `tile` requires.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn run_tile(nb: usize, mr: usize, t: TileArgs<'_>) {
+    // SAFETY (every arm): the caller's guarantees, for the shape the arm picks.
+    unsafe {
+        match (nb, mr) {
+            (8, 1) => tile::<1, 8>(t),
+            (8, _) => tile::<2, 8>(t),
+            (4, 1) => tile::<1, 4>(t),
+            (4, 2) => tile::<2, 4>(t),
+            (4, 3) => tile::<3, 4>(t),
+            (4, 4) => tile::<4, 4>(t),
+            (4, 5) => tile::<5, 4>(t),
+            (4, _) => tile::<6, 4>(t),
+            (3, 1) => tile::<1, 3>(t),
+            (3, 2) => tile::<2, 3>(t),
+            (3, 3) => tile::<3, 3>(t),
+            (3, 4) => tile::<4, 3>(t),
+            (3, 5) => tile::<5, 3>(t),
+            (3, 6) => tile::<6, 3>(t),
+            (3, 7) => tile::<7, 3>(t),
+            (3, _) => tile::<8, 3>(t),
+            (2, 1) => tile::<1, 2>(t),
+            (2, 2) => tile::<2, 2>(t),
+            (2, 3) => tile::<3, 2>(t),
+            (2, 4) => tile::<4, 2>(t),
+            (2, 5) => tile::<5, 2>(t),
+            (2, 6) => tile::<6, 2>(t),
+            (2, 7) => tile::<7, 2>(t),
+            (2, _) => tile::<8, 2>(t),
+            (_, 1) => tile::<1, 1>(t),
+            (_, 2) => tile::<2, 1>(t),
+            (_, 3) => tile::<3, 1>(t),
+            (_, 4) => tile::<4, 1>(t),
+            (_, 5) => tile::<5, 1>(t),
+            (_, 6) => tile::<6, 1>(t),
+            (_, 7) => tile::<7, 1>(t),
+            (_, 8) => tile::<8, 1>(t),
+            (_, 9) => tile::<9, 1>(t),
+            (_, 10) => tile::<10, 1>(t),
+            (_, 11) => tile::<11, 1>(t),
+            (_, _) => tile::<12, 1>(t),
+        }
     }
 }
 
