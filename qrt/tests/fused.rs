@@ -7,7 +7,7 @@ use qrt::depthwise;
 use qrt::fused::{expand_depthwise, ExpandDepthwise};
 use qrt::gemm::{self, Gemm, GemmQuant};
 use qrt::par::{self, Par};
-use qrt::requant::{ChannelQuant, OutputQuant, Requant};
+use qrt::requant::{ChannelQuant, OutputQuant};
 use qrt::threads::Pool;
 
 mod common;
@@ -50,17 +50,10 @@ impl Case {
         let out = OutputQuant { zero_point: 5, min: -128, max: 127 };
         let dw = common::depthwise_layer((h, w, c), (kernel, stride, pad), -128, out);
         let input = rng.activations((g.rows - 1) * g.input_stride + k);
-        let wg: Vec<i8> = rng.weights(k * c);
-        let mut gemm_packed = vec![0; gemm::packed_len(k, c)];
-        gemm::pack(&wg, k, c, &mut gemm_packed);
-        let bias: Vec<i32> = (0..c).map(|_| rng.range(-10_000, 10_001) as i32).collect();
-        let bias_u8 = (0..c).map(|i| gemm::bias_u8(bias[i], &wg[i * k..(i + 1) * k])).collect();
-        let wd = rng.weights(c * kernel * kernel);
-        let mut dw_packed = vec![0; depthwise::packed_len(kernel, kernel, c)];
-        depthwise::pack(&wd, kernel, kernel, c, &mut dw_packed);
+        let (gemm_packed, bias, bias_u8) = common::gemm_layer(rng, k, c);
+        let dw_packed = common::depthwise_weights(rng, kernel, c);
         let dw_bias = (0..c).map(|_| rng.range(-1000, 1001) as i32).collect();
-        let rq: Vec<Requant> =
-            (0..c).map(|_| Requant::from_f64(1e-3 * (1 + rng.range(0, 100)) as f64).expect("multiplier")).collect();
+        let (multiplier, shift) = common::requants(rng, c);
         Case {
             p: ExpandDepthwise { gemm: g, dw },
             input,
@@ -69,8 +62,8 @@ impl Case {
             bias_u8,
             dw_packed,
             dw_bias,
-            multiplier: rq.iter().map(|r| r.multiplier).collect(),
-            shift: rq.iter().map(|r| r.shift).collect(),
+            multiplier,
+            shift,
         }
     }
 

@@ -13,7 +13,7 @@ use qrt::depthwise;
 use qrt::fused_project::{depthwise_project, DepthwiseProject, Residual};
 use qrt::gemm::{self, Gemm, GemmQuant};
 use qrt::par::{self, Par};
-use qrt::requant::{ChannelQuant, OutputQuant, Requant};
+use qrt::requant::{ChannelQuant, OutputQuant};
 use qrt::threads::Pool;
 
 mod common;
@@ -65,32 +65,23 @@ impl Case {
             };
             Residual { add, gemm_is_a }
         });
-        let wd = rng.weights(c * kernel * kernel);
-        let mut dw_packed = vec![0; depthwise::packed_len(kernel, kernel, c)];
-        depthwise::pack(&wd, kernel, kernel, c, &mut dw_packed);
-        let rq = |rng: &mut Rng, len: usize| -> Vec<Requant> {
-            (0..len).map(|_| Requant::from_f64(1e-3 * (1 + rng.range(0, 100)) as f64).expect("multiplier")).collect()
-        };
-        let dw_rq = rq(rng, c);
-        let wg = rng.weights(c * n);
-        let mut gemm_packed = vec![0; gemm::packed_len(c, n)];
-        gemm::pack(&wg, c, n, &mut gemm_packed);
-        let bias: Vec<i32> = (0..n).map(|_| rng.range(-10_000, 10_001) as i32).collect();
-        let bias_u8 = (0..n).map(|i| gemm::bias_u8(bias[i], &wg[i * c..(i + 1) * c])).collect();
-        let g_rq = rq(rng, n);
+        let dw_packed = common::depthwise_weights(rng, kernel, c);
+        let (dw_multiplier, dw_shift) = common::requants(rng, c);
+        let (gemm_packed, bias, bias_u8) = common::gemm_layer(rng, c, n);
+        let (multiplier, shift) = common::requants(rng, n);
         Case {
             input: rng.activations(h * w * c),
             residual: if add.is_some() { rng.activations(rows * n) } else { Vec::new() },
             p: DepthwiseProject { dw, gemm: g, residual },
             dw_packed,
             dw_bias: (0..c).map(|_| rng.range(-1000, 1001) as i32).collect(),
-            dw_multiplier: dw_rq.iter().map(|r| r.multiplier).collect(),
-            dw_shift: dw_rq.iter().map(|r| r.shift).collect(),
+            dw_multiplier,
+            dw_shift,
             gemm_packed,
             bias,
             bias_u8,
-            multiplier: g_rq.iter().map(|r| r.multiplier).collect(),
-            shift: g_rq.iter().map(|r| r.shift).collect(),
+            multiplier,
+            shift,
         }
     }
 

@@ -86,3 +86,33 @@ pub fn depthwise_layer(
         output,
     }
 }
+
+/// Random weights for a pointwise layer of `k` inputs and `n` outputs, packed for the
+/// GEMM, with random biases and the `bias_u8` the GEMM starts from: `(packed, bias, bias_u8)`.
+pub fn gemm_layer(rng: &mut Rng, k: usize, n: usize) -> (Vec<i8>, Vec<i32>, Vec<i32>) {
+    let w = rng.weights(k * n);
+    let mut packed = vec![0; qrt::gemm::packed_len(k, n)];
+    qrt::gemm::pack(&w, k, n, &mut packed);
+    let bias: Vec<i32> = (0..n).map(|_| rng.range(-10_000, 10_001) as i32).collect();
+    let bias_u8 = (0..n).map(|i| qrt::gemm::bias_u8(bias[i], &w[i * k..(i + 1) * k])).collect();
+    (packed, bias, bias_u8)
+}
+
+/// Random weights for a `kernel x kernel` depthwise layer of `c` channels, packed.
+pub fn depthwise_weights(rng: &mut Rng, kernel: usize, c: usize) -> Vec<i8> {
+    let w = rng.weights(c * kernel * kernel);
+    let mut packed = vec![0; qrt::depthwise::packed_len(kernel, kernel, c)];
+    qrt::depthwise::pack(&w, kernel, kernel, c, &mut packed);
+    packed
+}
+
+/// `len` random requantizations with real multipliers of 0.001 to 0.1:
+/// `(multipliers, shifts)`.
+pub fn requants(rng: &mut Rng, len: usize) -> (Vec<i32>, Vec<i32>) {
+    (0..len)
+        .map(|_| {
+            let r = qrt::requant::Requant::from_f64(1e-3 * (1 + rng.range(0, 100)) as f64).expect("multiplier");
+            (r.multiplier, r.shift)
+        })
+        .unzip()
+}
