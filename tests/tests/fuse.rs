@@ -14,14 +14,7 @@ use qforge_tests::models;
 use qforge_tests::rng::Rng;
 
 fn programs(size: usize) -> (Program, Program, Program, Vec<Vec<i8>>) {
-    let bytes = models::mobilenet_v2(size, 10);
-    let mut g = build_graph(onnx::from_bytes(&bytes, "mobilenet_v2").expect("read")).expect("build");
-    qforge::passes::optimize(&mut g).expect("optimize");
-    let shape = [1, 3, size, size];
-    let mut rng = Rng::new(17);
-    let samples: Vec<Array> = (0..4).map(|_| Array::new(shape.to_vec(), rng.normals(3 * size * size, 1.0))).collect();
-    let stats = calib::calibrate(&g, &samples, Observer::MinMax, false).expect("calibrate");
-    let lowered = lower(&g, &stats, "stats").expect("lower");
+    let (lowered, inputs) = lowered(size);
     let mut unfused = lowered.clone();
     plan::plan(&mut unfused);
     let mut fused = lowered.clone();
@@ -30,8 +23,6 @@ fn programs(size: usize) -> (Program, Program, Program, Vec<Vec<i8>>) {
     let mut least = lowered;
     fuse::expand_depthwise_with(&mut least, 0, 0);
     plan::plan(&mut least);
-    let sim = Simulator::new(&unfused);
-    let inputs = (0..6).map(|_| sim.quantize_input(&rng.normals(3 * size * size, 1.0))).collect();
     (unfused, fused, least, inputs)
 }
 
