@@ -45,15 +45,22 @@ pub fn macs_per_second(backend: Backend, rounds: u64) -> Option<f64> {
     Some(macs_per_instruction * (CHAINS as u64 * rounds) as f64 / best)
 }
 
+/// The loop of `backend`'s instruction, `rounds` times; 0 for a backend without one or
+/// that this CPU lacks.
 #[cfg(target_arch = "x86_64")]
 fn run(backend: Backend, rounds: u64) -> i32 {
-    // SAFETY: each function needs only the features `backend.available()` confirmed above
-    // (AVX2; AVX2 + AVX-VNNI; AVX-512 F/BW/VL/VNNI); they touch registers only.
+    if !backend.available() {
+        return 0;
+    }
+    // SAFETY (every arm): each function needs only the features that `available()` just
+    // confirmed for its backend (AVX2; AVX2 + AVX-VNNI; AVX-512 F/BW/VL/VNNI), and touches
+    // registers only.
     unsafe {
         match backend {
             Backend::Avx2 => x86::maddwd(rounds),
             Backend::AvxVnni => x86::dpbusd_vex(rounds),
-            _ => x86::dpbusd_zmm(rounds),
+            Backend::Avx512Vnni => x86::dpbusd_zmm(rounds),
+            _ => 0,
         }
     }
 }
