@@ -259,11 +259,9 @@ impl Program {
                     p.k * p.n
                 }
                 Kernel::Depthwise(p, _) => p.channels * p.kernel_h * p.kernel_w,
-                Kernel::ExpandDepthwise { pair, .. } => {
-                    pair.gemm.k * pair.gemm.n + pair.dw.channels * pair.dw.kernel_h * pair.dw.kernel_w
-                }
-                Kernel::DepthwiseProject { layers, .. } => {
-                    layers.gemm.k * layers.gemm.n + layers.dw.channels * layers.dw.kernel_h * layers.dw.kernel_w
+                Kernel::ExpandDepthwise { pair: qrt::fused::ExpandDepthwise { gemm, dw }, .. }
+                | Kernel::DepthwiseProject { layers: qrt::fused_project::DepthwiseProject { gemm, dw, .. }, .. } => {
+                    gemm.k * gemm.n + dw.channels * dw.kernel_h * dw.kernel_w
                 }
                 Kernel::Add(_)
                 | Kernel::MaxPool(_)
