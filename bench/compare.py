@@ -29,6 +29,14 @@ class Reader(CalibrationDataReader):
         return next(self.items, None)
 
 
+def quantize_int8(pre, out, name, calib, activations):
+    """ONNX Runtime's own static quantization of the pre-processed model `pre` into `out`:
+    QDQ, per-channel int8 weights, `activations` (QuantType.QInt8 or QUInt8), calibrated on
+    `calib` fed as input `name`."""
+    quantize_static(pre, out, Reader(name, calib), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=activations, weight_type=QuantType.QInt8)
+
+
 def session(path, threads):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -71,8 +79,7 @@ def main():
         quant_pre_process(a.model, pre)
         for label, act in [("int8 s8s8 QDQ", QuantType.QInt8), ("int8 u8s8 QDQ", QuantType.QUInt8)]:
             out = os.path.join(tmp, f"q_{label.split()[1]}.onnx")
-            quantize_static(pre, out, Reader(name, calib), quant_format=QuantFormat.QDQ, per_channel=True,
-                            activation_type=act, weight_type=QuantType.QInt8)
+            quantize_int8(pre, out, name, calib, act)
             rows.append((f"onnxruntime {label}", *time_model(out, feed, a.threads, a.iterations)))
     print(f"onnxruntime {ort.__version__}, {a.threads} thread(s), {a.iterations} runs, model {os.path.basename(a.model)}")
     print(f"{'configuration':<28} {'median ms':>10} {'min ms':>9} {'p90 ms':>9}")

@@ -22,11 +22,11 @@ import sys
 import tempfile
 
 import numpy as np
-from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import QuantType
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import Reader, session, time_model  # noqa: E402
+from compare import quantize_int8, session, time_model  # noqa: E402
 
 
 def crate(binary, *args):
@@ -57,8 +57,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         pre, q = os.path.join(tmp, "pre.onnx"), os.path.join(tmp, "u8s8.onnx")
         quant_pre_process(a.model, pre)
-        quantize_static(pre, q, Reader(name, calib), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        quantize_int8(pre, q, name, calib, QuantType.QUInt8)
         print(f"{'round':>5} {'ORT u8s8 ms':>12} {'qforge ms':>10} {'ratio':>6} {'2 threads/1':>12} {'cores':>6}")
         for r in range(a.rounds):
             ort_ms = time_model(q, feed, 1, a.ort_iterations)[0]
