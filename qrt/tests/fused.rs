@@ -124,15 +124,7 @@ fn fused_pair_equals_the_two_layers() {
     for (h, w, k, c) in
         [(9, 7, 16, 96), (12, 12, 24, 144), (5, 6, 8, 20), (1, 4, 3, 17), (8, 3, 32, 64), (16, 16, 4, 40)]
     {
-        for (kernel, stride, pad) in [
-            (3, 1, [1, 1, 1, 1]),
-            (3, 2, [1, 1, 1, 1]),
-            (3, 2, [0, 0, 1, 1]),
-            (3, 1, [0, 0, 0, 0]),
-            (5, 1, [2, 2, 2, 2]),
-            (5, 2, [2, 2, 2, 2]),
-            (3, 3, [2, 0, 1, 2]),
-        ] {
+        for (kernel, stride, pad) in common::DEPTHWISE_WINDOWS {
             if h + pad[0] + pad[2] < kernel || w + pad[1] + pad[3] < kernel {
                 continue;
             }

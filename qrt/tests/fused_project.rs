@@ -128,17 +128,7 @@ fn fused_layers_equal_the_layers_one_after_the_other_on_every_backend() {
     let pools: Vec<Pool> = [2, 3].into_iter().map(Pool::new).collect();
     let mut cases = Vec::new();
     for dims in [(9, 7, 96, 24), (12, 12, 144, 24), (5, 6, 20, 17), (1, 4, 17, 3), (7, 7, 64, 80), (14, 14, 40, 16)] {
-        for (i, conv) in [
-            (3, 1, [1, 1, 1, 1]),
-            (3, 2, [1, 1, 1, 1]),
-            (3, 2, [0, 0, 1, 1]),
-            (3, 1, [0, 0, 0, 0]),
-            (5, 1, [2, 2, 2, 2]),
-            (5, 2, [2, 2, 2, 2]),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, conv) in common::DEPTHWISE_WINDOWS.into_iter().enumerate() {
             let (h, w) = (dims.0, dims.1);
             if h + conv.2[0] + conv.2[2] < conv.0 || w + conv.2[1] + conv.2[3] < conv.0 {
                 continue;

@@ -62,6 +62,19 @@ pub fn finish_model(v: i64, zero_point: i32, lo: i8, hi: i8) -> i8 {
     with_zero.clamp(lo as i64, hi as i64) as i8
 }
 
+/// The depthwise windows the fused-kernel tests run: `(kernel, stride, [top, left, bottom,
+/// right] padding)`, 3x3 and 5x5 at strides 1 and 2 (padded and not) and an odd 3x3 at
+/// stride 3 with uneven padding.
+pub const DEPTHWISE_WINDOWS: [(usize, usize, [usize; 4]); 7] = [
+    (3, 1, [1, 1, 1, 1]),
+    (3, 2, [1, 1, 1, 1]),
+    (3, 2, [0, 0, 1, 1]),
+    (3, 1, [0, 0, 0, 0]),
+    (5, 1, [2, 2, 2, 2]),
+    (5, 2, [2, 2, 2, 2]),
+    (3, 3, [2, 0, 1, 2]),
+];
+
 /// A depthwise layer over an `h x w x c` input: a square `kernel`, `stride` both ways and
 /// padding `[top, left, bottom, right]`, its output size from those.
 pub fn depthwise_layer(
