@@ -147,23 +147,30 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
         // in `partial` between chunks. Others run in one chunk.
         let per_chunk = if job.k >= FLIP_AHEAD_MIN_K && job.rows > mr_max { K_CHUNK / 4 } else { job.groups.max(1) };
         let chunks = job.groups.div_ceil(per_chunk).max(1);
-        let mut rb0 = 0;
-        while rb0 < job.rows {
-            let rb1 = job.rows.min(rb0 + ROW_BLOCK * mr_max);
+        // As few tiles as `mr_max` allows, their rows evened out (49 rows as 6+6+6+6+5+5+5+5+5
+        // rather than eight tiles of 6 and one of 1, whose accumulators would each wait on
+        // the latency of `vpdpbusd`).
+        let tiles = job.rows.div_ceil(mr_max);
+        let first_row = |t: usize| t * (job.rows / tiles) + t.min(job.rows % tiles);
+        let mut tb0 = 0;
+        while tb0 < tiles {
+            let tb1 = tiles.min(tb0 + ROW_BLOCK);
             for c in 0..chunks {
                 let groups = (c * per_chunk, job.groups.min((c + 1) * per_chunk));
-                for (slot, r0) in (rb0..rb1).step_by(mr_max).enumerate() {
+                for (slot, t) in (tb0..tb1).enumerate() {
+                    let r0 = first_row(t);
                     // SAFETY: `slot < ROW_BLOCK`: each slot holds `2 * MR_MAX` vectors.
                     let saved = unsafe { partial.add(slot * MR_MAX * 2) };
                     let chunk = Chunk { groups, first: c == 0, last: c + 1 == chunks, saved };
-                    // SAFETY: `r0 + mr <= rows` and `nb0 + nb <= blocks`, the bounds `tile`
-                    // requires; `panel[..nb]` holds those blocks' constants; the chunk's
-                    // groups lie in `0..groups`, and a chunk after the first finds the
-                    // tile's accumulators where the one before left them.
-                    unsafe { run_tile(nb, mr_max.min(rb1 - r0), (job, r0, nb0, &panel, bounds, spill, chunk)) };
+                    // SAFETY: `r0 + mr <= rows` (the last tile ends at `rows`; none exceeds
+                    // `mr_max`) and `nb0 + nb <= blocks`, the bounds `tile` requires;
+                    // `panel[..nb]` holds those blocks' constants; the chunk's groups lie in
+                    // `0..groups`, and a chunk after the first finds the tile's
+                    // accumulators where the one before left them.
+                    unsafe { run_tile(nb, first_row(t + 1) - r0, (job, r0, nb0, &panel, bounds, spill, chunk)) };
                 }
             }
-            rb0 = rb1;
+            tb0 = tb1;
         }
         nb0 += nb;
     }
