@@ -1,63 +1,79 @@
 //! A small persistent thread pool for the optional multi-core mode (`std` only).
 //!
-//! [`Pool::run`] splits a layer into parts that the caller and the workers claim one at a
-//! time; each part writes its own rows of the output, so the bytes are those of a
-//! single-threaded run whatever the split. Workers spin briefly between jobs (layers come
-//! back to back within a run) and then sleep, so an idle model costs nothing.
+//! [`Pool::run`] splits a layer into parts, one per thread: the caller runs part 0 and
+//! worker `i` part `i`, so a thread reads mostly rows it wrote itself in the layer before
+//! (a row written on another core costs a transfer between the cores' caches). Each part
+//! writes its own rows of the output, so the bytes are those of a single-threaded run
+//! whatever the split. Workers spin briefly between jobs (layers come back to back within
+//! a run) and then sleep, so an idle model costs nothing. A part whose worker is late
+//! (asleep, or its core taken by another program) is taken over by the caller, and parts
+//! beyond the threads go to whichever thread is free.
 //!
-//! [`Pool::split`] sizes the parts to the threads' speeds. Part `i` is normally run by
-//! thread `i` (the caller is thread 0, and claims come in order), and the pool times every
-//! part: when a thread is slower than the caller (a slower core, a core shared with
-//! another program, a virtual CPU the host runs less often), its parts shrink until both
-//! finish together, instead of the caller waiting for it at every layer. The weights move
-//! a 64th of the way to each measurement, so one noisy layer does not swing them.
+//! Every shared word that a job writes sits in its own cache lines, written by one thread:
+//! the posted job by the caller, part `i`'s claim and completion by the thread that runs
+//! it. Posting a job and joining it thus cost one transfer between cores each way.
+//!
+//! [`Pool::split`] sizes the parts to the threads' speeds. The pool times every part:
+//! when a thread is slower than the caller (a slower core, a core shared with another
+//! program, a virtual CPU the host runs less often), its parts shrink until both finish
+//! together, instead of the caller waiting for it at every layer. The weights move a 64th
+//! of the way to each measurement, so one noisy layer does not swing them.
 
 use core::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, TryLockError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 use std::vec::Vec;
 
 /// How many busy-wait rounds a worker spends looking for the next job before sleeping.
 const SPIN_ROUNDS: u32 = 50_000;
+/// How many rounds the caller waits for a worker to finish its part before checking
+/// whether the worker has even started it (reading the claim would pull the worker's
+/// line away from it, so only a late worker's is read).
+const LATE_ROUNDS: u32 = 256;
 
-/// A job: the task of one [`Pool::run`] call, its lifetime erased (see the SAFETY notes).
-#[derive(Clone, Copy)]
-struct Job {
-    task: *const (dyn Fn(usize) + Sync),
-    parts: usize,
+/// A value in a cache-line pair of its own (Intel's adjacent-line prefetcher moves lines
+/// in pairs), so that threads writing neighbouring values do not contend.
+#[repr(align(128))]
+#[derive(Default)]
+struct Line<T>(T);
+
+/// The job on offer, written only by the caller.
+#[derive(Default)]
+struct Posted {
+    /// `epoch << 8 | parts`: the epoch is bumped for every job.
+    job: AtomicU64,
+    /// The caller's `&dyn Fn(usize)` for the job, as a thin pointer to it (see `Pool::run`).
+    task: AtomicPtr<()>,
+}
+
+/// Part `i`'s completion, written by the thread that ran it.
+#[derive(Default)]
+struct Done {
+    /// The epoch of the job in which the part last finished.
+    epoch: AtomicU64,
+    /// The thread that ran it.
+    thread: AtomicUsize,
+    /// How long it took, in nanoseconds (see [`Pool::split`]).
+    ns: AtomicU64,
 }
 
 struct Shared {
-    /// Bumped (by 1) for every job; workers compare it with the last one they served.
-    epoch: AtomicU64,
-    /// The current job, written only while no worker can be using the previous one.
-    job: Mutex<Option<Job>>,
-    /// `epoch << 32 | next part index`: claims are tagged with the job's epoch, so a worker
-    /// still holding an older job can never claim a part of a newer one.
-    next: AtomicU64,
-    /// Parts finished in the current job.
-    done: AtomicUsize,
+    posted: Line<Posted>,
+    /// Part `i`'s claim: the epoch of the job that last claimed it. Part 0 is always the
+    /// caller's and is never claimed.
+    claims: [Line<AtomicU64>; MAX_SPLIT],
+    done: [Line<Done>; MAX_SPLIT],
+    threads: usize,
     /// Workers asleep on `wake`.
     sleeping: AtomicUsize,
-    /// For each of the first [`MAX_SPLIT`] parts of the current job: the thread that ran
-    /// it and its duration in nanoseconds (see [`Pool::split`]).
-    timing: [PartTime; MAX_SPLIT],
+    /// A worker's part panicked in the current job (the caller panics in turn once every
+    /// part has finished).
+    panicked: AtomicBool,
+    lock: Mutex<()>,
     wake: Condvar,
     stop: AtomicBool,
-}
-
-// SAFETY: the raw task pointer inside `job` is only dereferenced while `Pool::run`, which
-// owns the referent, is blocked waiting for every part to finish (see `run_parts`).
-unsafe impl Send for Shared {}
-// SAFETY: as above; all other fields are atomics or synchronised by the mutex.
-unsafe impl Sync for Shared {}
-
-#[derive(Default)]
-struct PartTime {
-    thread: AtomicUsize,
-    ns: AtomicU64,
 }
 
 /// The most parts a [`Split`] has.
@@ -139,6 +155,9 @@ pub struct Pool {
     threads: usize,
     /// Each thread's speed relative to the caller's (thread 0, always 1), as `f32` bits.
     weights: Vec<AtomicU32>,
+    /// Held by the thread running a job: one job at a time. A second caller, or a part
+    /// calling back into its own pool, runs its parts on its own thread.
+    running: Mutex<()>,
 }
 
 impl Pool {
@@ -146,12 +165,13 @@ impl Pool {
     pub fn new(threads: usize) -> Pool {
         let threads = threads.max(1);
         let shared = Arc::new(Shared {
-            epoch: AtomicU64::new(0),
-            job: Mutex::new(None),
-            next: AtomicU64::new(0),
-            done: AtomicUsize::new(0),
+            posted: Line::default(),
+            claims: Default::default(),
+            done: Default::default(),
+            threads,
             sleeping: AtomicUsize::new(0),
-            timing: Default::default(),
+            panicked: AtomicBool::new(false),
+            lock: Mutex::new(()),
             wake: Condvar::new(),
             stop: AtomicBool::new(false),
         });
@@ -165,7 +185,7 @@ impl Pool {
             })
             .collect();
         let weights = (0..threads).map(|_| AtomicU32::new(1f32.to_bits())).collect();
-        Pool { shared, workers, threads, weights }
+        Pool { shared, workers, threads, weights, running: Mutex::new(()) }
     }
 
     /// Each thread's measured speed relative to the caller's (thread 0, always 1): the
@@ -204,15 +224,11 @@ impl Pool {
     /// [`Pool::run`] over the parts of `split` (from [`Pool::split`]), then moves the
     /// weights towards the speeds the job showed.
     pub fn run_split(&self, split: &Split, task: &(dyn Fn(usize) + Sync)) {
-        self.run(split.parts(), task);
         let parts = split.parts();
-        if parts < 2 || parts > self.threads {
+        let timing = self.run_timed(parts, task);
+        let Some(timing) = timing.filter(|_| parts >= 2 && parts <= self.threads) else {
             return;
-        }
-        let mut timing = [(0usize, 0u64); MAX_SPLIT];
-        for (t, slot) in timing.iter_mut().zip(&self.shared.timing).take(parts) {
-            *t = (slot.thread.load(Ordering::Relaxed), slot.ns.load(Ordering::Relaxed));
-        }
+        };
         let (mut w, n) = self.split_weights();
         if learn(&mut w[..n], split, &timing[..parts]) {
             for (slot, w) in self.weights.iter().zip(&w[..n]) {
@@ -225,48 +241,135 @@ impl Pool {
     pub fn threads(&self) -> usize {
         self.threads
     }
-
     /// Runs `task(i)` for every `i` in `0..parts`, spread over the pool, and returns when
     /// all have finished. Parts must not depend on each other.
     pub fn run(&self, parts: usize, task: &(dyn Fn(usize) + Sync)) {
+        self.run_timed(parts, task);
+    }
+
+    /// [`Pool::run`], returning which thread ran each part and for how long (nanoseconds)
+    /// when the job went through the pool in one piece.
+    fn run_timed(&self, parts: usize, task: &(dyn Fn(usize) + Sync)) -> Option<[(usize, u64); MAX_SPLIT]> {
         if parts == 0 {
-            return;
+            return None;
         }
-        if self.threads == 1 || parts == 1 {
-            (0..parts).for_each(task);
-            return;
-        }
-        let s = &*self.shared;
-        // SAFETY: this erases the task's lifetime so workers can see it. It is sound
-        // because this function does not return before `done == parts`, i.e. before every
-        // part that could call the task has returned, and claims are epoch-tagged so no
-        // worker can start a part of this job after that.
-        let task: *const (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(task) };
-        let epoch = {
-            let mut job = s.job.lock().unwrap_or_else(|e| e.into_inner());
-            *job = Some(Job { task, parts });
-            s.done.store(0, Ordering::Relaxed);
-            let epoch = s.epoch.load(Ordering::Relaxed) + 1;
-            s.next.store(epoch << 32, Ordering::Relaxed);
-            s.epoch.store(epoch, Ordering::Release);
-            epoch
+        // A poisoned lock only means an earlier job's part panicked (and that panic was
+        // passed on to its caller): the pool itself is in order.
+        let running = match self.running.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
         };
-        if s.sleeping.load(Ordering::Acquire) > 0 {
-            let _guard = s.job.lock().unwrap_or_else(|e| e.into_inner());
-            s.wake.notify_all();
+        if self.threads == 1 || parts == 1 || running.is_none() {
+            (0..parts).for_each(task);
+            return None;
         }
-        run_parts(s, epoch, Job { task, parts }, 0);
-        while s.done.load(Ordering::Acquire) < parts {
-            std::hint::spin_loop();
+        if parts > MAX_SPLIT {
+            for first in (0..parts).step_by(MAX_SPLIT) {
+                let n = (parts - first).min(MAX_SPLIT);
+                self.shared.job(n, &|i| task(first + i));
+            }
+            return None;
         }
+        self.shared.job(parts, task);
+        let mut timing = [(0usize, 0u64); MAX_SPLIT];
+        for (t, d) in timing.iter_mut().zip(&self.shared.done).take(parts) {
+            *t = (d.0.thread.load(Ordering::Relaxed), d.0.ns.load(Ordering::Relaxed));
+        }
+        Some(timing)
+    }
+}
+
+impl Shared {
+    /// Posts a job of `parts` (2 to [`MAX_SPLIT`]) parts, runs part 0 and any part nobody
+    /// else takes, and returns when every part has finished. Only one thread at a time
+    /// (the holder of `Pool::running`) calls it.
+    fn job(&self, parts: usize, task: &(dyn Fn(usize) + Sync)) {
+        let epoch = (self.posted.0.job.load(Ordering::Relaxed) >> 8) + 1;
+        // Workers reach the task through this pointer to the caller's reference to it. It
+        // stays valid until this function returns, which is after every part has finished:
+        // a thread dereferences it only after claiming a part of this epoch, and each
+        // part's `done` is written after its call returns.
+        let task_ref: &(dyn Fn(usize) + Sync) = task;
+        let ptr = (&task_ref as *const &(dyn Fn(usize) + Sync)).cast_mut().cast::<()>();
+        self.posted.0.task.store(ptr, Ordering::Relaxed);
+        // SeqCst: this store and the load of `sleeping` below pair with a worker's
+        // increment of `sleeping` and load of the job, so either the worker sees the job or
+        // this sees the worker asleep (and wakes it).
+        self.posted.0.job.store(epoch << 8 | parts as u64, Ordering::SeqCst);
+        let asleep = self.sleeping.load(Ordering::SeqCst) > 0;
+        if asleep {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_all();
+        }
+        // A panic in one of the caller's parts waits until every part has finished: the
+        // workers may be using the task until then.
+        let mut payload = None;
+        let mut run_here = |i: usize| {
+            if let Err(p) = self.run_part(epoch, task, i, 0) {
+                payload.get_or_insert(p);
+            }
+        };
+        run_here(0);
+        for i in self.threads..parts {
+            if self.claim(i, epoch) {
+                run_here(i);
+            }
+        }
+        for i in 1..parts {
+            // A part whose worker was asleep, or has not started it after a while, is run
+            // here if still unclaimed; once claimed by another thread, only its completion
+            // is awaited.
+            let mut rounds = 0u32;
+            let mut taken = false;
+            while self.done[i].0.epoch.load(Ordering::Acquire) != epoch {
+                if !taken && (asleep || rounds >= LATE_ROUNDS) {
+                    if self.claim(i, epoch) {
+                        run_here(i);
+                    }
+                    taken = true;
+                }
+                rounds += 1;
+                std::hint::spin_loop();
+            }
+        }
+        if let Some(p) = payload {
+            std::panic::resume_unwind(p);
+        }
+        if self.panicked.swap(false, Ordering::Relaxed) {
+            panic!("qrt: a part of a job run on a worker thread panicked");
+        }
+    }
+
+    /// Claims part `i` (not 0) of the job of `epoch`; false if another thread has it.
+    fn claim(&self, i: usize, epoch: u64) -> bool {
+        let claim = &self.claims[i].0;
+        let last = claim.load(Ordering::Relaxed);
+        last < epoch && claim.compare_exchange(last, epoch, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    /// Runs part `i` of the job of `epoch` on thread `me` and marks it finished, even if
+    /// it panicked (the panic's payload is returned).
+    fn run_part(&self, epoch: u64, task: &(dyn Fn(usize) + Sync), i: usize, me: usize) -> std::thread::Result<()> {
+        let start = Instant::now();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(i)));
+        if me != 0 && result.is_err() {
+            self.panicked.store(true, Ordering::Relaxed);
+        }
+        let done = &self.done[i].0;
+        done.thread.store(me, Ordering::Relaxed);
+        done.ns.store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        // Release: the caller reads the timing (and the part's output) after this.
+        done.epoch.store(epoch, Ordering::Release);
+        result
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
+        self.shared.stop.store(true, Ordering::SeqCst);
         {
-            let _guard = self.shared.job.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = self.shared.lock.lock().unwrap_or_else(|e| e.into_inner());
             self.shared.wake.notify_all();
         }
         for w in self.workers.drain(..) {
@@ -275,60 +378,48 @@ impl Drop for Pool {
     }
 }
 
-/// Claims and runs parts of the job of `epoch` until none are left; `me` is the thread's
-/// index (0 for the caller), recorded with each part's time.
-fn run_parts(s: &Shared, epoch: u64, job: Job, me: usize) {
-    loop {
-        let cur = s.next.load(Ordering::Acquire);
-        let (e, i) = (cur >> 32, (cur & 0xFFFF_FFFF) as usize);
-        if e != epoch || i >= job.parts {
-            return;
-        }
-        if s.next.compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Relaxed).is_err() {
-            continue;
-        }
-        let start = Instant::now();
-        // SAFETY: part `i` of `epoch` was claimed above, so the job is not finished and
-        // `Pool::run` is still waiting: the task it points to is alive.
-        unsafe { (*job.task)(i) };
-        if let Some(t) = s.timing.get(i) {
-            t.thread.store(me, Ordering::Relaxed);
-            t.ns.store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        }
-        // Release: the caller reads the timing (and the part's output) after `done`.
-        s.done.fetch_add(1, Ordering::AcqRel);
-    }
-}
-
+/// Worker `me`'s loop: waits for each job, runs its own part of it and then any part
+/// beyond the threads that nobody has taken.
 fn worker(s: &Shared, me: usize) {
     let mut seen = 0u64;
     loop {
         let mut spins = 0;
-        let epoch = loop {
+        let job = loop {
             if s.stop.load(Ordering::Acquire) {
                 return;
             }
-            let e = s.epoch.load(Ordering::Acquire);
-            if e != seen {
-                break e;
+            let job = s.posted.0.job.load(Ordering::Acquire);
+            if job >> 8 != seen {
+                break job;
             }
             spins += 1;
             if spins < SPIN_ROUNDS {
                 std::hint::spin_loop();
                 continue;
             }
-            let guard = s.job.lock().unwrap_or_else(|e| e.into_inner());
-            s.sleeping.fetch_add(1, Ordering::AcqRel);
-            if s.epoch.load(Ordering::Acquire) == seen && !s.stop.load(Ordering::Acquire) {
+            let guard = s.lock.lock().unwrap_or_else(|e| e.into_inner());
+            s.sleeping.fetch_add(1, Ordering::SeqCst);
+            if s.posted.0.job.load(Ordering::SeqCst) >> 8 == seen && !s.stop.load(Ordering::SeqCst) {
                 drop(s.wake.wait(guard).unwrap_or_else(|e| e.into_inner()));
             }
-            s.sleeping.fetch_sub(1, Ordering::AcqRel);
+            s.sleeping.fetch_sub(1, Ordering::SeqCst);
             spins = 0;
         };
+        let (epoch, parts) = (job >> 8, (job & 0xff) as usize);
         seen = epoch;
-        let job = *s.job.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(job) = job {
-            run_parts(s, epoch, job, me);
+        let ptr = s.posted.0.task.load(Ordering::Relaxed);
+        let mine = (me < parts).then_some(me).into_iter();
+        for i in mine.chain(s.threads..parts) {
+            if s.claim(i, epoch) {
+                // SAFETY: `ptr` is the job's (it was stored before the job, read after
+                // it); part `i` of `epoch` is claimed, so the job is not finished and
+                // `Shared::job` has not returned: the reference `ptr` points to and the
+                // task are alive. (Had the caller moved on to a later job, every part of
+                // this one would have been claimed and the claim would have failed.)
+                let task = unsafe { *ptr.cast_const().cast::<&(dyn Fn(usize) + Sync)>() };
+                // A panic is passed on by the caller (`Shared::job`).
+                let _ = s.run_part(epoch, task, i, me);
+            }
         }
     }
 }

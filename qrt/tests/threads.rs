@@ -164,3 +164,80 @@ fn a_worker_running_its_own_part_moves_its_weight() {
     }
     assert!(learnt, "in 20 jobs the caller never ran part 0 while the worker ran part 1");
 }
+
+#[test]
+fn the_caller_runs_part_zero_and_each_awake_worker_its_own_part() {
+    let pool = Pool::new(3);
+    let caller = std::thread::current().id();
+    let mut own = 0;
+    for job in 0..500 {
+        let ran: Vec<std::sync::Mutex<Option<std::thread::ThreadId>>> = (0..3).map(|_| Default::default()).collect();
+        let started = AtomicUsize::new(0);
+        pool.run(3, &|i| {
+            *ran[i].lock().unwrap() = Some(std::thread::current().id());
+            // Each part waits (a second at most) until all three have started: a part can
+            // only be run by a thread that is not busy with another.
+            started.fetch_add(1, Ordering::AcqRel);
+            let since = Instant::now();
+            while started.load(Ordering::Acquire) < 3 && since.elapsed() < Duration::from_secs(1) {
+                std::hint::spin_loop();
+            }
+        });
+        let ids: Vec<_> = ran.iter().map(|r| r.lock().unwrap().expect("every part ran")).collect();
+        assert_eq!(ids[0], caller, "job {job}: part 0 ran off the caller");
+        // Workers are asleep at first, and a late worker's part is taken over by the
+        // caller; otherwise parts 1 and 2 ran on two different workers.
+        if ids[1] != caller && ids[2] != caller {
+            assert_ne!(ids[1], ids[2], "job {job}");
+            own += 1;
+        }
+    }
+    assert!(own > 0, "the workers never ran their own parts");
+}
+
+#[test]
+fn a_panicking_part_reaches_the_caller_and_the_pool_goes_on() {
+    let pool = Pool::new(2);
+    for bad in [0, 1] {
+        let finished = AtomicUsize::new(0);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.run(2, &|i| {
+                if i == bad {
+                    panic!("part {i} fails");
+                }
+                spin_for(Duration::from_micros(50));
+                finished.fetch_add(1, Ordering::Relaxed);
+            })
+        }));
+        assert!(result.is_err(), "the panic of part {bad} was lost");
+        // The other part had finished when the caller unwound.
+        assert_eq!(finished.load(Ordering::Relaxed), 1, "part {bad}");
+    }
+    let sum = AtomicUsize::new(0);
+    pool.run(4, &|i| {
+        sum.fetch_add(i, Ordering::Relaxed);
+    });
+    assert_eq!(sum.load(Ordering::Relaxed), 6);
+}
+
+#[test]
+fn concurrent_and_nested_jobs_each_run_every_part_once() {
+    let pool = Pool::new(2);
+    std::thread::scope(|scope| {
+        for t in 0..3 {
+            let pool = &pool;
+            scope.spawn(move || {
+                for job in 0..300 {
+                    let hits: Vec<AtomicUsize> = (0..4).map(|_| AtomicUsize::new(0)).collect();
+                    pool.run(2, &|i| {
+                        // Each part runs a job of its own on the same pool.
+                        pool.run(2, &|j| {
+                            hits[2 * i + j].fetch_add(1, Ordering::Relaxed);
+                        });
+                    });
+                    assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "thread {t} job {job}");
+                }
+            });
+        }
+    });
+}
