@@ -10,13 +10,60 @@ wide! {
 /// Quantizes `input` into `output` (same length): [`quantize_one`] on every element,
 /// written without branches so that the compiler vectorizes it (at the widest vectors the
 /// CPU has: see `wide.rs`).
+///
+/// The quotient `x / scale` is first taken as `x * (1 / scale)`, chunk by chunk: the two
+/// differ by at most 4 units in the last place, so they round to the same integer unless
+/// the product lies that close to a half. A chunk with any element within twice that
+/// distance of a half is done again by division (about one chunk in a few hundred for
+/// values spread over the int8 range), so the bytes are always those of the division.
 pub fn quantize / quantize_on(scale: f32, zero_point: i32, input: &[f32], output: &mut [i8]) {
     assert!(input.len() == output.len(), "quantize: input and output lengths differ");
     // Kept far inside i32 so that the additions below cannot overflow.
     let z = zero_point.clamp(-1 << 20, 1 << 20);
-    // `1.5 * 2^23`: adding it to an `|s| < 2^22` rounds `s` to the nearest integer, ties to
-    // even, and leaves that integer in the low bits of the sum's representation.
-    const MAGIC: f32 = 12_582_912.0;
+    let inv = 1.0 / scale;
+    // A reciprocal that is infinite, zero or subnormal has lost the precision the bound
+    // above needs.
+    let by_product = inv.is_normal();
+    for (out, x) in output.chunks_mut(QUANTIZE_CHUNK).zip(input.chunks(QUANTIZE_CHUNK)) {
+        if !(by_product && quantize_by_product(inv, z, x, out)) {
+            quantize_by_division(scale, z, x, out);
+        }
+    }
+}
+}
+
+/// Elements per chunk of [`quantize`]: the unit done again by division.
+const QUANTIZE_CHUNK: usize = 64;
+
+/// `1.5 * 2^23`: adding it to an `|s| < 2^22` rounds `s` to the nearest integer, ties to
+/// even, and leaves that integer in the low bits of the sum's representation.
+const MAGIC: f32 = 12_582_912.0;
+
+/// `clamp(round(x * inv) + z)` for every element, false (and `out` to be overwritten) if
+/// any product lies within `|s| * 2^-21` of a half: only there can the rounding of the
+/// product and of the quotient `x / scale` differ. (`inv = 1 / scale` in f32 is within
+/// 2^-24 of the real reciprocal, relatively, and the product adds 2^-24: the product is
+/// within `4 * 2^-24 * |s|` of the quotient, which itself is correctly rounded; `t`
+/// below is exact, and products below 1/8 in magnitude, where the check is not this
+/// sharp, are never near a half.)
+#[inline(always)]
+fn quantize_by_product(inv: f32, z: i32, input: &[f32], output: &mut [i8]) -> bool {
+    let mut near = false;
+    for (q, &x) in output.iter_mut().zip(input) {
+        let s = x * inv;
+        let s = if s.is_nan() { 0.0 } else { s.clamp(-1024.0, 1024.0) };
+        let biased = s + MAGIC;
+        let t = s - (biased - MAGIC);
+        near |= 0.5 - t.abs() <= s.abs() * (1.0 / 2_097_152.0);
+        let r = biased.to_bits() as i32 - MAGIC.to_bits() as i32;
+        *q = (r + z).clamp(i8::MIN as i32, i8::MAX as i32) as i8;
+    }
+    !near
+}
+
+/// [`quantize_one`] on every element (`z` already clamped), by division.
+#[inline(always)]
+fn quantize_by_division(scale: f32, z: i32, input: &[f32], output: &mut [i8]) {
     for (q, &x) in output.iter_mut().zip(input) {
         // The steps of `quantize_one` in another order, with no branch and no float-to-int
         // conversion. A NaN quotient becomes 0 (giving `z`, as `quantize_one` does), and
@@ -33,7 +80,6 @@ pub fn quantize / quantize_on(scale: f32, zero_point: i32, input: &[f32], output
         let t = biased.to_bits() as i32 - MAGIC.to_bits() as i32;
         *q = (t + away + z).clamp(i8::MIN as i32, i8::MAX as i32) as i8;
     }
-}
 }
 
 /// Quantizes one value.

@@ -1,7 +1,8 @@
 //! f32 <-> int8 at the model boundary.
 
 use proptest::prelude::*;
-use qrt::quant::{dequantize, quantize, quantize_one};
+use qrt::cpu::Backend;
+use qrt::quant::{dequantize, quantize, quantize_on, quantize_one};
 
 /// The documented formula with std's `f32::round` (halves away from zero).
 fn model(scale: f32, zero_point: i32, x: f32) -> i8 {
@@ -123,6 +124,54 @@ fn slice_quantize_equals_quantize_one() {
             quantize(scale, z, &xs, &mut got);
             for (x, g) in xs.iter().zip(&got) {
                 assert_eq!(*g, quantize_one(scale, z, *x), "scale {scale}, zero point {z}, x {x:e}");
+            }
+        }
+    }
+}
+
+/// The slice version multiplies by the reciprocal and divides only where the product lies
+/// near a half: the values where the product and the quotient can round apart are the
+/// products' halves `(k + 1/2) * scale` and the floats a few units away, at every scale.
+#[test]
+fn slice_quantize_divides_where_the_reciprocal_could_round_apart() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut scales = vec![0.1f32, 0.017_3, 3.0, 1e-6, 7e4, 0.038_561_475, f32::MIN_POSITIVE, 1e38];
+    // Scales spread over 2^-20 to 2^8, with random mantissas.
+    scales.extend(
+        (0..60).map(|_| 2f32.powi((next() % 29) as i32 - 20) * (1.0 + (next() % 8_388_608) as f32 / 8_388_608.0)),
+    );
+    let backends: Vec<Backend> = Backend::ALL.iter().copied().filter(|b| b.available()).collect();
+    for scale in scales {
+        let mut xs = Vec::new();
+        for k in -1100..1100 {
+            let half = (k as f32 + 0.5) * scale;
+            let (mut up, mut down) = (half, half);
+            xs.push(half);
+            for _ in 0..4 {
+                (up, down) = (up.next_up(), down.next_down());
+                xs.extend([up, down]);
+            }
+        }
+        for z in [-128, -3, 0, 127] {
+            let want: Vec<i8> = xs.iter().map(|&x| quantize_one(scale, z, x)).collect();
+            for &b in &backends {
+                let mut got = vec![0i8; xs.len()];
+                quantize_on(b, scale, z, &xs, &mut got);
+                if let Some(i) = (0..xs.len()).find(|&i| got[i] != want[i]) {
+                    panic!(
+                        "{}: scale {scale:e}, zero point {z}, x {:e}: {} against {}",
+                        b.name(),
+                        xs[i],
+                        got[i],
+                        want[i]
+                    );
+                }
             }
         }
     }
