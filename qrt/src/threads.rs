@@ -44,7 +44,7 @@ struct Line<T>(T);
 struct Posted {
     /// `epoch << 8 | parts`: the epoch is bumped for every job.
     job: AtomicU64,
-    /// The caller's `&dyn Fn(usize)` for the job, as a thin pointer to it (see `Pool::run`).
+    /// The caller's `&dyn Fn(usize)` for the job, as a thin pointer to it (see `Shared::job`).
     task: AtomicPtr<()>,
 }
 
@@ -241,6 +241,7 @@ impl Pool {
     pub fn threads(&self) -> usize {
         self.threads
     }
+
     /// Runs `task(i)` for every `i` in `0..parts`, spread over the pool, and returns when
     /// all have finished. Parts must not depend on each other.
     pub fn run(&self, parts: usize, task: &(dyn Fn(usize) + Sync)) {
@@ -293,11 +294,13 @@ impl Shared {
         let task_ref: &(dyn Fn(usize) + Sync) = task;
         let ptr = (&task_ref as *const &(dyn Fn(usize) + Sync)).cast_mut().cast::<()>();
         self.posted.0.task.store(ptr, Ordering::Relaxed);
-        // SeqCst: this store and the load of `sleeping` below pair with a worker's
-        // increment of `sleeping` and load of the job, so either the worker sees the job or
-        // this sees the worker asleep (and wakes it).
-        self.posted.0.job.store(epoch << 8 | parts as u64, Ordering::SeqCst);
-        let asleep = self.sleeping.load(Ordering::SeqCst) > 0;
+        // Release, not SeqCst: a fence here would hold the caller until the line comes back
+        // from the workers watching it (a fifth of a microsecond on some hosts), on every
+        // job. Without it, the load of `sleeping` may overtake the store, and a worker just
+        // falling asleep may miss this job's wake-up; its part is then taken over after
+        // `LATE_ROUNDS` (see below), and the next job, seeing it asleep, wakes it.
+        self.posted.0.job.store(epoch << 8 | parts as u64, Ordering::Release);
+        let asleep = self.sleeping.load(Ordering::Relaxed) > 0;
         if asleep {
             let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
             self.wake.notify_all();
@@ -336,7 +339,8 @@ impl Shared {
         if let Some(p) = payload {
             std::panic::resume_unwind(p);
         }
-        if self.panicked.swap(false, Ordering::Relaxed) {
+        // Read before swapping: the swap would take the line from the workers every job.
+        if self.panicked.load(Ordering::Relaxed) && self.panicked.swap(false, Ordering::Relaxed) {
             panic!("qrt: a part of a job run on a worker thread panicked");
         }
     }
