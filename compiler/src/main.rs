@@ -261,11 +261,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let m = load(&model)?;
             let (stats, calibration, source) = ranges.ranges().resolve(&m, true)?;
             let mut program = pipeline::quantize(&m, &stats, &source)?;
-            let default_arena = program.arena_bytes;
+            let (default_arena, default_steps) = (program.arena_bytes, program.steps.clone());
             let plan = pipeline::check_budgets(&mut program, &budgets.budgets())?;
             if program.arena_bytes < default_arena {
+                let how = if program.steps == default_steps {
+                    "the same steps placed for the least RAM rather than for two threads"
+                } else {
+                    "every expand + depthwise pair fused, scratch bands at their least"
+                };
                 println!(
-                    "note: planned for the least RAM to fit --max-ram (every expand + depthwise pair fused, scratch bands at their least): arena {} bytes instead of {default_arena}",
+                    "note: planned for the least RAM to fit --max-ram ({how}): arena {} bytes instead of {default_arena}",
                     program.arena_bytes
                 );
             }

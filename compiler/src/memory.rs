@@ -41,6 +41,9 @@ pub struct LayerMemory {
 pub struct MemoryPlan {
     /// Bytes of the activation arena (`ARENA_BYTES`).
     pub arena_bytes: usize,
+    /// Bytes of the least placement of the same steps: `arena_bytes` unless the arena is
+    /// placed for two threads (`quant::plan::plan_for_threads`).
+    pub least_arena_bytes: usize,
     /// The largest sum of simultaneously live tensor bytes.
     pub lower_bound: usize,
     /// Bytes of the weight blob (`WEIGHT_BYTES`): what goes to flash.
@@ -120,6 +123,7 @@ impl MemoryPlan {
         let in_place_lower_bound = live.iter().zip(&saved).map(|(l, s)| l - s).max().unwrap_or(0);
         MemoryPlan {
             arena_bytes: p.arena_bytes,
+            least_arena_bytes: p.arena_least_bytes.min(p.arena_bytes),
             lower_bound: p.arena_lower_bound,
             weight_blob_bytes: p.blob.len(),
             int8_weight_bytes: p.weight_bytes(),
@@ -160,6 +164,13 @@ impl MemoryPlan {
             self.ratio(),
             self.bytes_over_lower_bound()
         );
+        if self.least_arena_bytes < self.arena_bytes {
+            let _ = writeln!(
+                out,
+                "arena placed for two threads (each writes the cache lines it wrote last); the least placement takes {} bytes (`--max-ram {}` keeps to it)",
+                self.least_arena_bytes, self.least_arena_bytes
+            );
+        }
         if let Some(i) = self.peak {
             let l = &self.layers[i];
             let _ = writeln!(

@@ -113,11 +113,17 @@ pub fn quantize(model: &Model, stats: &Stats, stats_source: &str) -> Result<Prog
 
 /// The memory plan of `program`, checked against `budgets` (an error names the layer that
 /// peaks, or the largest weight layer, and by how much the budget is exceeded). When the
-/// arena is over the RAM budget, the program is first replanned for the least RAM
+/// arena is over the RAM budget, the same steps are first placed for the least RAM (an
+/// arena placed for two threads gives up that placement; same speed on one thread), and
+/// if that is still over, the program is replanned for the least RAM
 /// ([`crate::quant::least_arena`]: every expand + depthwise pair fused, every scratch band
 /// at its least; same output bytes, slower) and kept if its arena is smaller.
 pub fn check_budgets(program: &mut Program, budgets: &Budgets) -> Result<MemoryPlan> {
-    if budgets.max_ram.is_some_and(|max| program.arena_bytes > max) {
+    let over = |p: &Program| budgets.max_ram.is_some_and(|max| p.arena_bytes > max);
+    if over(program) && program.arena_least_bytes < program.arena_bytes {
+        crate::quant::plan::plan(program);
+    }
+    if over(program) {
         let mut small = program.clone();
         crate::quant::least_arena(&mut small);
         if small.arena_bytes < program.arena_bytes {

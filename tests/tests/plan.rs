@@ -5,18 +5,25 @@
 use qforge::calib::{self, Observer};
 use qforge::frontend::{build_graph, onnx};
 use qforge::ir::Array;
-use qforge::quant::plan::{lifetimes, ALIGN};
+use qforge::quant::plan::{self, lifetimes, ALIGN};
+use qforge::quant::Program;
+use qforge::sim::Simulator;
 use qforge_tests::models;
 use qforge_tests::rng::Rng;
 
-fn check_plan(name: &str, bytes: Vec<u8>, shape: &[usize]) -> (usize, usize) {
+/// The default program of a test model, calibrated on two random samples.
+fn program(name: &str, bytes: Vec<u8>, shape: &[usize]) -> Program {
     let mut g = build_graph(onnx::from_bytes(&bytes, name).expect("read")).expect("build");
     qforge::passes::optimize(&mut g).expect("optimize");
     let mut rng = Rng::new(3);
     let len: usize = shape.iter().product();
     let samples: Vec<Array> = (0..2).map(|_| Array::new(shape.to_vec(), rng.normals(len, 1.0))).collect();
     let stats = calib::calibrate(&g, &samples, Observer::MinMax, false).expect("calibrate");
-    let p = qforge::quant::quantize(&g, &stats, "stats").expect("quantize");
+    qforge::quant::quantize(&g, &stats, "stats").expect("quantize")
+}
+
+fn check_plan(name: &str, bytes: Vec<u8>, shape: &[usize]) -> (usize, usize) {
+    let p = program(name, bytes, shape);
     let life = lifetimes(&p);
     let roots: Vec<usize> =
         (0..p.tensors.len()).filter(|&t| p.tensors[t].alias_of.is_none() && life[t].is_some()).collect();
@@ -61,6 +68,39 @@ fn plans_never_overlap_live_tensors() {
     check_plan("vgg_stack", models::vgg_stack(32), &[1, 3, 32, 32]);
     check_plan("concat_net", models::concat_net(16), &[1, 3, 16, 16]);
     check_plan("matmul_net", models::matmul_net(), &[1, 1, 8, 8]);
+}
+
+/// MobileNetV2 at 112x112 gets an arena placed for two threads (checked like every plan
+/// above): at most 30% larger than the least placement of the same steps, with at most half
+/// of its handovers; the two placements give the same bytes, on two threads too; and a RAM
+/// budget of the least placement keeps the steps and drops the placement for threads.
+#[test]
+fn the_arena_placed_for_two_threads_hands_over_fewer_lines() {
+    let (bytes, shape) = (models::mobilenet_v2(112, 10), [1, 3, 112, 112]);
+    check_plan("mobilenet_v2_112", bytes.clone(), &shape);
+    let p = program("mobilenet_v2_112", bytes, &shape);
+    let mut least = p.clone();
+    plan::plan(&mut least);
+    let (h, h_least) = (plan::program_handovers(&p), plan::program_handovers(&least));
+    eprintln!(
+        "arena {} B placed for two threads, {} B least; handovers {h} B against {h_least} B",
+        p.arena_bytes, least.arena_bytes
+    );
+    assert_eq!(p.arena_least_bytes, least.arena_bytes);
+    assert!(least.arena_bytes < p.arena_bytes, "not placed for threads");
+    assert!(p.arena_bytes <= least.arena_bytes * (100 + plan::THREAD_GROWTH_PERCENT) / 100 + ALIGN);
+    assert!(2 * h <= h_least, "{h} against {h_least}");
+    let mut rng = Rng::new(8);
+    let (mut a, mut b) = (Simulator::with_threads(&p, 2), Simulator::new(&least));
+    for _ in 0..2 {
+        let x = a.quantize_input(&rng.normals(3 * 112 * 112, 1.0));
+        assert_eq!(a.run_int8(&x), b.run_int8(&x));
+    }
+    let mut squeezed = p.clone();
+    let budgets = qforge::memory::Budgets { max_ram: Some(least.arena_bytes), max_flash: None };
+    let report = qforge::pipeline::check_budgets(&mut squeezed, &budgets).expect("fits");
+    assert_eq!((squeezed.arena_bytes, report.arena_bytes), (least.arena_bytes, least.arena_bytes));
+    assert!(squeezed.steps == p.steps, "the budget changed the steps");
 }
 
 /// The memory report (`qforge::memory::MemoryPlan`) recounted from the program: live bytes

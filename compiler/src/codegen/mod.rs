@@ -130,6 +130,17 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
     out
 }
 
+/// The model card's note on an arena placed for two threads (empty otherwise).
+fn arena_note(p: &Program) -> String {
+    if p.arena_least_bytes >= p.arena_bytes {
+        return String::new();
+    }
+    format!(
+        "; placed so that two threads each write the cache lines they wrote last, {} bytes when placed for the least RAM (`--max-ram`)",
+        p.arena_least_bytes
+    )
+}
+
 /// The memory plan's summary as a Markdown list.
 fn memory_summary(plan: &MemoryPlan) -> String {
     plan.summary().lines().map(|l| format!("- {l}")).collect::<Vec<_>>().join("\n")
@@ -174,6 +185,7 @@ fn template_values(p: &Program, meta: &Provenance) -> Vec<(&'static str, String)
         ("blob_bytes", p.blob.len().to_string()),
         ("arena_bytes", p.arena_bytes.to_string()),
         ("arena_lower_bound", p.arena_lower_bound.to_string()),
+        ("arena_note", arena_note(p)),
         ("layer_table", layer_table),
         ("memory_summary", memory_summary(&plan)),
         ("memory_table", plan.table()),

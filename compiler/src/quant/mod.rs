@@ -47,6 +47,6 @@ pub fn quantize(g: &Graph, stats: &Stats, stats_source: &str) -> Result<Program>
     let mut p = lower(g, stats, stats_source)?;
     fuse::expand_depthwise(&mut p);
     fuse::depthwise_project(&mut p);
-    plan::plan(&mut p);
+    plan::plan_for_threads(&mut p);
     Ok(p)
 }

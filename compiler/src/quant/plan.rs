@@ -8,6 +8,14 @@
 //! share bytes, so no kernel ever reads and writes the same bytes. Placement is greedy:
 //! largest tensor first, each at the lowest 16-byte aligned offset that is free for its
 //! whole lifetime (several orders are tried, the smallest arena kept).
+//!
+//! That is [`plan`]'s placement, the least RAM. The default program ([`plan_for_threads`])
+//! may trade up to [`THREAD_GROWTH_PERCENT`]% more arena for fewer [`handovers`]: a step
+//! split over two threads writes the first half of its output on the calling thread and
+//! the second half on the worker, and a core that writes a line the other core wrote last
+//! must first take it over from that core's cache (on the Intel host of `bench/README.md`,
+//! writing 75 KB took 3.6 us instead of 1.0). Placed so that each half mostly lands on
+//! lines its own thread wrote last, MobileNetV2 hands over 0.19 MB a run instead of 1.74 MB.
 
 use super::program::Program;
 
@@ -33,14 +41,46 @@ pub fn lifetimes(p: &Program) -> Vec<Option<(usize, usize)>> {
     life
 }
 
-/// Assigns offsets, `arena_bytes` and `arena_lower_bound`. Greedy placement is tried in a
-/// few orders (largest first, first written first, longest lived first, largest
-/// bytes x ticks first) and the smallest arena wins; ties keep the earlier order.
+/// How much larger than the least arena [`plan_for_threads`] may make it, in percent.
+pub const THREAD_GROWTH_PERCENT: usize = 30;
+
+/// Assigns offsets, `arena_bytes` and `arena_lower_bound`, for the least arena. Greedy
+/// placement is tried in a few orders (largest first, first written first, longest lived
+/// first, largest bytes x ticks first) and the smallest arena wins; ties keep the earlier
+/// order.
 pub fn plan(p: &mut Program) {
+    plan_with(p, false)
+}
+
+/// [`plan`], then, if it saves at least half of the [`handovers`] and 64 KiB of them a
+/// run, a placement for two threads: tried with arenas up to [`THREAD_GROWTH_PERCENT`]%
+/// larger in steps of 5%, the smallest arena whose handovers are within 64 KiB of the
+/// fewest. `arena_least_bytes` keeps the least placement's arena.
+pub fn plan_for_threads(p: &mut Program) {
+    plan_with(p, true)
+}
+
+fn plan_with(p: &mut Program, for_threads: bool) {
     let life = lifetimes(p);
     let roots: Vec<usize> =
         (0..p.tensors.len()).filter(|&t| life[t].is_some() && p.tensors[t].alias_of.is_none()).collect();
-    let (arena, offsets) = best_placement(p, &life, &roots);
+    let (mut arena, mut offsets) = best_placement(p, &life, &roots);
+    p.arena_least_bytes = arena.next_multiple_of(ALIGN);
+    if for_threads {
+        const SLACK: usize = 64 * 1024;
+        let least = handovers(p, &roots, &offsets);
+        let tries: Vec<(usize, usize, Vec<usize>)> = (0..=THREAD_GROWTH_PERCENT)
+            .step_by(5)
+            .filter_map(|growth| place_owned(p, &life, &roots, arena + arena * growth / 100))
+            .map(|(placed, end)| (handovers(p, &roots, &placed), end, placed))
+            .collect();
+        // The smallest arena within 64 KiB of the fewest handovers.
+        let fewest = tries.iter().map(|t| t.0).min().unwrap_or(usize::MAX);
+        let pick = tries.into_iter().filter(|t| t.0 <= fewest.saturating_add(SLACK)).min_by_key(|t| t.1);
+        if let Some((_, end, placed)) = pick.filter(|t| 2 * t.0 <= least && least - t.0 >= SLACK) {
+            (arena, offsets) = (end, placed);
+        }
+    }
     for (&t, &off) in roots.iter().zip(&offsets) {
         p.tensors[t].offset = off;
     }
@@ -119,4 +159,171 @@ pub fn live_bytes(p: &Program, life: &[Option<(usize, usize)>]) -> Vec<usize> {
         }
     }
     live
+}
+
+/// [`handovers`] of `p` as planned.
+pub fn program_handovers(p: &Program) -> usize {
+    let life = lifetimes(p);
+    let roots: Vec<usize> =
+        (0..p.tensors.len()).filter(|&t| life[t].is_some() && p.tensors[t].alias_of.is_none()).collect();
+    let offsets: Vec<usize> = roots.iter().map(|&t| p.tensors[t].offset).collect();
+    handovers(p, &roots, &offsets)
+}
+
+/// Arena bytes that one of two threads writes after the other wrote them last: each
+/// split step writes the first half of its output (and of its scratch) on the calling
+/// thread and the second half on the worker, steps that are not split write on the
+/// caller, and runs repeat. A core writing a line the other core's cache holds first takes
+/// it over (a transfer between the cores), where a line of its own is written in place.
+pub fn handovers(p: &Program, roots: &[usize], offsets: &[usize]) -> usize {
+    let mut offset = vec![0usize; p.tensors.len()];
+    for (&t, &o) in roots.iter().zip(offsets) {
+        offset[t] = o;
+    }
+    let region = |t: usize| {
+        let root = p.root(t);
+        (offset[root], p.tensors[t].len())
+    };
+    const LINE: usize = 64;
+    let end = roots.iter().zip(offsets).map(|(&t, &o)| o + p.tensors[t].len()).max().unwrap_or(0);
+    let mut owner = vec![u8::MAX; end.div_ceil(LINE)];
+    let mut count = 0;
+    for pass in 0..2 {
+        let mut write = |(o, len): (usize, usize), split: bool| {
+            let halves = if split && len >= 2 * LINE {
+                [(o, o + len / 2, 0u8), (o + len / 2, o + len, 1)]
+            } else {
+                [(o, o + len, 0), (0, 0, 0)]
+            };
+            for (a, b, t) in halves {
+                for line in a / LINE..b.div_ceil(LINE) {
+                    if pass == 1 && owner[line] != u8::MAX && owner[line] != t {
+                        count += LINE;
+                    }
+                    owner[line] = t;
+                }
+            }
+        };
+        write(region(p.input), true);
+        for step in &p.steps {
+            let split = step.kernel.splits_over_threads();
+            write(region(step.output), split);
+            if let Some(s) = step.scratch() {
+                write(region(s), split);
+            }
+        }
+    }
+    count
+}
+
+/// Which root tensors are written by a step split over threads (the input counts as split:
+/// its quantize is cut into the same bands).
+fn split_writes(p: &Program) -> Vec<bool> {
+    let mut split = vec![false; p.tensors.len()];
+    split[p.root(p.input)] = true;
+    for step in &p.steps {
+        let s = step.kernel.splits_over_threads();
+        for t in std::iter::once(step.output).chain(step.scratch()) {
+            split[p.root(t)] |= s;
+        }
+    }
+    split
+}
+
+/// [`place_owned_after`], each tensor that does not fit moved to the front in turn (at most
+/// 16 times); `None` if some tensor still does not fit within `limit`.
+fn place_owned(
+    p: &Program,
+    life: &[Option<(usize, usize)>],
+    roots: &[usize],
+    limit: usize,
+) -> Option<(Vec<usize>, usize)> {
+    let mut first = Vec::new();
+    for _ in 0..16 {
+        match place_owned_after(p, life, roots, limit, &first) {
+            Ok(placed) => return Some(placed),
+            Err(t) if !first.contains(&t) => first.push(t),
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Placement in the order the steps write (after the tensors of `first`), each tensor at
+/// the offset (free for its whole lifetime, ending within `limit`) whose lines its writers
+/// last wrote themselves, as far as possible: see [`handovers`]; the lowest such offset
+/// among equals. `Err` names a tensor that does not fit within `limit`.
+fn place_owned_after(
+    p: &Program,
+    life: &[Option<(usize, usize)>],
+    roots: &[usize],
+    limit: usize,
+    first: &[usize],
+) -> Result<(Vec<usize>, usize), usize> {
+    const LINE: usize = 64;
+    let split = split_writes(p);
+    let mut owner = vec![u8::MAX; limit.div_ceil(LINE) + 1];
+    let mut offset_of: Vec<Option<usize>> = vec![None; p.tensors.len()];
+    let mut placed: Vec<(usize, usize, (usize, usize))> = Vec::new();
+    // The lines a write of `len` bytes at `o` gives each thread: first half, second half.
+    let halves = |o: usize, len: usize, split: bool| {
+        if split && len >= 2 * LINE {
+            [(o, o + len / 2, 0u8), (o + len / 2, o + len, 1)]
+        } else {
+            [(o, o + len, 0), (0, 0, 0)]
+        }
+    };
+    let mut written: Vec<usize> = first.to_vec();
+    written.push(p.root(p.input));
+    for step in &p.steps {
+        written.extend(std::iter::once(step.output).chain(step.scratch()).map(|t| p.root(t)));
+    }
+    written.extend(roots);
+    for t in written {
+        if offset_of[t].is_some() || life[t].is_none() || p.tensors[t].alias_of.is_some() {
+            continue;
+        }
+        let size = p.tensors[t].len();
+        let span = life[t].unwrap_or_default();
+        let mut busy: Vec<(usize, usize)> = placed
+            .iter()
+            .filter(|(_, _, s)| s.0 <= span.1 && span.0 <= s.1)
+            .map(|&(off, len, _)| (off, off + len))
+            .collect();
+        busy.sort_unstable();
+        let free = |o: usize| o + size <= limit && busy.iter().all(|&(a, b)| o + size <= a || b <= o);
+        // Candidates: the start and the end of every gap, and every offset that puts the
+        // tensor's halfway point where the owners of the lines change.
+        let mut candidates = vec![0, limit.saturating_sub(size) / ALIGN * ALIGN];
+        for &(a, b) in &busy {
+            candidates.push(b.next_multiple_of(ALIGN));
+            candidates.push(a.saturating_sub(size) / ALIGN * ALIGN);
+        }
+        for line in 1..owner.len() {
+            if owner[line] != owner[line - 1] {
+                candidates.push((line * LINE).saturating_sub(size / 2) / ALIGN * ALIGN);
+            }
+        }
+        let cost = |o: usize| {
+            halves(o, size, split[t])
+                .iter()
+                .map(|&(a, b, th)| {
+                    (a / LINE..b.div_ceil(LINE)).filter(|&l| owner[l] != u8::MAX && owner[l] != th).count()
+                })
+                .sum::<usize>()
+        };
+        let Some(best) = candidates.into_iter().filter(|&o| free(o)).min_by_key(|&o| (cost(o), o)) else {
+            return Err(t);
+        };
+        for (a, b, th) in halves(best, size, split[t]) {
+            for l in a / LINE..b.div_ceil(LINE) {
+                owner[l] = th;
+            }
+        }
+        offset_of[t] = Some(best);
+        placed.push((best, size, span));
+    }
+    let offsets: Vec<usize> = roots.iter().map(|&t| offset_of[t].unwrap_or(0)).collect();
+    let end = roots.iter().zip(&offsets).map(|(&t, &o)| o + p.tensors[t].len()).max().unwrap_or(0);
+    Ok((offsets, end))
 }

@@ -231,6 +231,9 @@ pub struct Program {
     pub blob: Vec<u8>,
     /// Arena bytes the plan needs.
     pub arena_bytes: usize,
+    /// Arena bytes of the least placement of the same steps (less than `arena_bytes` when
+    /// the plan is placed for two threads: see `plan::plan_for_threads`).
+    pub arena_least_bytes: usize,
     /// The largest sum of simultaneously live tensor bytes (no plan can need less).
     pub arena_lower_bound: usize,
 }

@@ -48,6 +48,7 @@ pub fn lower(g: &Graph, stats: &Stats, stats_source: &str) -> Result<Program> {
         output,
         blob: l.blob.finish(),
         arena_bytes: 0,
+        arena_least_bytes: 0,
         arena_lower_bound: 0,
     })
 }
