@@ -15,7 +15,7 @@
 //! the second half on the worker, and a core that writes a line the other core wrote last
 //! must first take it over from that core's cache (on the Intel host of `bench/README.md`,
 //! writing 75 KB took 3.6 us instead of 1.0). Placed so that each half mostly lands on
-//! lines its own thread wrote last, MobileNetV2 hands over 0.19 MB a run instead of 1.74 MB.
+//! lines its own thread wrote last, MobileNetV2 hands over 0.42 MB a run instead of 1.78 MB.
 
 use super::program::Program;
 
@@ -170,6 +170,31 @@ pub fn program_handovers(p: &Program) -> usize {
     handovers(p, &roots, &offsets)
 }
 
+/// Cache lines are the unit the cores hand over.
+const LINE: usize = 64;
+
+/// The byte ranges of tensor `t` (relative to its offset) that each of two threads writes:
+/// the first half on the caller (thread 0) and the second on the worker when `split`, all
+/// of it on the caller otherwise. The model input is quantized plane by plane, each plane's
+/// first half of rows on the caller (`qrt::par::quantize_planes`, up to 4 planes).
+fn thread_parts(p: &Program, t: usize, split: bool) -> Vec<(usize, usize, u8)> {
+    let len = p.tensors[t].len();
+    if !split || len < 2 * LINE {
+        return vec![(0, len, 0)];
+    }
+    if p.root(t) == p.root(p.input) {
+        if let [n, c, h, w] = p.tensors[t].shape[..] {
+            if (1..=4).contains(&(n * c)) && h >= 2 {
+                let plane = h * w;
+                return (0..n * c)
+                    .flat_map(|k| [(k * plane, k * plane + h / 2 * w, 0), (k * plane + h / 2 * w, (k + 1) * plane, 1)])
+                    .collect();
+            }
+        }
+    }
+    vec![(0, len / 2, 0), (len / 2, len, 1)]
+}
+
 /// Arena bytes that one of two threads writes after the other wrote them last: each
 /// split step writes the first half of its output (and of its scratch) on the calling
 /// thread and the second half on the worker, steps that are not split write on the
@@ -180,36 +205,27 @@ pub fn handovers(p: &Program, roots: &[usize], offsets: &[usize]) -> usize {
     for (&t, &o) in roots.iter().zip(offsets) {
         offset[t] = o;
     }
-    let region = |t: usize| {
-        let root = p.root(t);
-        (offset[root], p.tensors[t].len())
-    };
-    const LINE: usize = 64;
     let end = roots.iter().zip(offsets).map(|(&t, &o)| o + p.tensors[t].len()).max().unwrap_or(0);
     let mut owner = vec![u8::MAX; end.div_ceil(LINE)];
     let mut count = 0;
     for pass in 0..2 {
-        let mut write = |(o, len): (usize, usize), split: bool| {
-            let halves = if split && len >= 2 * LINE {
-                [(o, o + len / 2, 0u8), (o + len / 2, o + len, 1)]
-            } else {
-                [(o, o + len, 0), (0, 0, 0)]
-            };
-            for (a, b, t) in halves {
-                for line in a / LINE..b.div_ceil(LINE) {
-                    if pass == 1 && owner[line] != u8::MAX && owner[line] != t {
+        let mut write = |t: usize, split: bool| {
+            let o = offset[p.root(t)];
+            for (a, b, th) in thread_parts(p, t, split) {
+                for line in (o + a) / LINE..(o + b).div_ceil(LINE) {
+                    if pass == 1 && owner[line] != u8::MAX && owner[line] != th {
                         count += LINE;
                     }
-                    owner[line] = t;
+                    owner[line] = th;
                 }
             }
         };
-        write(region(p.input), true);
+        write(p.input, true);
         for step in &p.steps {
             let split = step.kernel.splits_over_threads();
-            write(region(step.output), split);
+            write(step.output, split);
             if let Some(s) = step.scratch() {
-                write(region(s), split);
+                write(s, split);
             }
         }
     }
@@ -260,19 +276,10 @@ fn place_owned_after(
     limit: usize,
     first: &[usize],
 ) -> Result<(Vec<usize>, usize), usize> {
-    const LINE: usize = 64;
     let split = split_writes(p);
     let mut owner = vec![u8::MAX; limit.div_ceil(LINE) + 1];
     let mut offset_of: Vec<Option<usize>> = vec![None; p.tensors.len()];
     let mut placed: Vec<(usize, usize, (usize, usize))> = Vec::new();
-    // The lines a write of `len` bytes at `o` gives each thread: first half, second half.
-    let halves = |o: usize, len: usize, split: bool| {
-        if split && len >= 2 * LINE {
-            [(o, o + len / 2, 0u8), (o + len / 2, o + len, 1)]
-        } else {
-            [(o, o + len, 0), (0, 0, 0)]
-        }
-    };
     let mut written: Vec<usize> = first.to_vec();
     written.push(p.root(p.input));
     for step in &p.steps {
@@ -304,19 +311,20 @@ fn place_owned_after(
                 candidates.push((line * LINE).saturating_sub(size / 2) / ALIGN * ALIGN);
             }
         }
+        let parts = thread_parts(p, t, split[t]);
         let cost = |o: usize| {
-            halves(o, size, split[t])
+            parts
                 .iter()
                 .map(|&(a, b, th)| {
-                    (a / LINE..b.div_ceil(LINE)).filter(|&l| owner[l] != u8::MAX && owner[l] != th).count()
+                    ((o + a) / LINE..(o + b).div_ceil(LINE)).filter(|&l| owner[l] != u8::MAX && owner[l] != th).count()
                 })
                 .sum::<usize>()
         };
         let Some(best) = candidates.into_iter().filter(|&o| free(o)).min_by_key(|&o| (cost(o), o)) else {
             return Err(t);
         };
-        for (a, b, th) in halves(best, size, split[t]) {
-            for l in a / LINE..b.div_ceil(LINE) {
+        for &(a, b, th) in &parts {
+            for l in (best + a) / LINE..(best + b).div_ceil(LINE) {
                 owner[l] = th;
             }
         }
