@@ -116,6 +116,18 @@ fn best_placement(p: &Program, life: &[Option<(usize, usize)>], roots: &[usize])
     best.unwrap_or_default()
 }
 
+/// The byte ranges, in order, of the `placed` tensors (offset, length, lifetime) alive at
+/// some tick of `span`.
+fn busy_during(placed: &[(usize, usize, (usize, usize))], span: (usize, usize)) -> Vec<(usize, usize)> {
+    let mut busy: Vec<(usize, usize)> = placed
+        .iter()
+        .filter(|(_, _, s)| s.0 <= span.1 && span.0 <= s.1)
+        .map(|&(off, len, _)| (off, off + len))
+        .collect();
+    busy.sort_unstable();
+    busy
+}
+
 /// Places root tensors in `order`, each at the lowest aligned offset free for its whole
 /// lifetime. Returns the offsets (indexed like `roots` sorted by id) and the arena's end.
 fn place(p: &Program, life: &[Option<(usize, usize)>], order: &[usize]) -> (Vec<usize>, usize) {
@@ -125,12 +137,7 @@ fn place(p: &Program, life: &[Option<(usize, usize)>], order: &[usize]) -> (Vec<
     for &t in order {
         let size = p.tensors[t].len();
         let span = life[t].unwrap_or_default();
-        let mut busy: Vec<(usize, usize)> = placed
-            .iter()
-            .filter(|(_, _, s)| s.0 <= span.1 && span.0 <= s.1)
-            .map(|&(off, len, _)| (off, off + len))
-            .collect();
-        busy.sort_unstable();
+        let busy = busy_during(&placed, span);
         let mut offset = 0;
         for (start, end) in busy {
             if offset + size <= start {
@@ -292,12 +299,7 @@ fn place_owned_after(
         }
         let size = p.tensors[t].len();
         let span = life[t].unwrap_or_default();
-        let mut busy: Vec<(usize, usize)> = placed
-            .iter()
-            .filter(|(_, _, s)| s.0 <= span.1 && span.0 <= s.1)
-            .map(|&(off, len, _)| (off, off + len))
-            .collect();
-        busy.sort_unstable();
+        let busy = busy_during(&placed, span);
         let free = |o: usize| o + size <= limit && busy.iter().all(|&(a, b)| o + size <= a || b <= o);
         // Candidates: the start and the end of every gap, and every offset that puts the
         // tensor's halfway point where the owners of the lines change.
