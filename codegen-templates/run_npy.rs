@@ -1,6 +1,7 @@
 // {{banner}}
 //! Runs the model over every sample of a float32 `.npy` file `[N, ...input shape]` and
 //! writes the outputs as float32 `.npy` `[N, ...output shape]`; prints latency to stderr.
+//! `QRT_THREADS=n` runs the model on `n` threads (the same output bytes).
 //!
 //! Usage: `cargo run --release --example run_npy -- input.npy output.npy`
 
@@ -31,7 +32,11 @@ fn run(input_path: &str, output_path: &str) -> Result<(), String> {
         return Err(format!("{input_path}: shape {shape:?}, expected [N, {sample_shape:?}...]"));
     }
     let n = shape[0];
-    let mut model = {{crate_ident}}::Model::new();
+    let threads = match std::env::var("QRT_THREADS") {
+        Ok(v) => v.parse().map_err(|_| format!("QRT_THREADS={v}: not a number of threads"))?,
+        Err(_) => 1,
+    };
+    let mut model = {{crate_ident}}::Model::with_threads(threads);
     let out_len = {{crate_ident}}::OUTPUT_LEN;
     let mut out = vec![0f32; n * out_len];
     let mut times = Vec::with_capacity(n);
@@ -47,7 +52,7 @@ fn run(input_path: &str, output_path: &str) -> Result<(), String> {
     if !times.is_empty() {
         let median = times[times.len() / 2];
         eprintln!(
-            "{n} samples on {}, median {:.1} us per sample (min {:.1} us)",
+            "{n} samples on {}, median {:.1} us per sample (min {:.1} us), {threads} thread(s)",
             qrt::cpu::backend().name(),
             median * 1e6,
             times[0] * 1e6

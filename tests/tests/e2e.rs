@@ -45,26 +45,36 @@ fn build_and_run(dir: &Path, input: &Path, output: &Path) -> Vec<f32> {
     let exe = dir.join("run_npy.bin");
     std::fs::copy(target.join("release/examples/run_npy"), &exe).expect("copy the example binary");
     drop(guard);
-    // Every kernel backend this CPU runs, forced in turn, must give the same bytes.
+    // Every kernel backend this CPU runs, forced in turn, on one thread and on two, must
+    // give the same bytes.
     let mut outputs: Vec<Vec<f32>> = Vec::new();
     for b in qrt::cpu::Backend::ALL.into_iter().filter(|b| b.available()) {
-        let run = Command::new(&exe).arg(input).arg(output).env("QRT_BACKEND", b.name()).output().expect("run example");
-        let said = String::from_utf8_lossy(&run.stderr);
-        assert!(run.status.success(), "run_npy failed on {}: {said}", b.name());
-        // An unknown or unavailable name would silently run the best backend instead.
-        assert!(said.contains(&format!(" on {}, median", b.name())), "run_npy did not run {}: {said}", b.name());
-        let out = match qforge::npy::read(output).expect("read outputs").data {
-            qforge::npy::NpyData::F32(v) => v,
-            _ => panic!("run_npy wrote a non-float32 file"),
-        };
-        if let Some(first) = outputs.first() {
-            assert!(
-                first.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "backend {} differs from scalar",
-                b.name()
-            );
+        for threads in ["1", "2"] {
+            let run = Command::new(&exe)
+                .arg(input)
+                .arg(output)
+                .env("QRT_BACKEND", b.name())
+                .env("QRT_THREADS", threads)
+                .output()
+                .expect("run example");
+            let said = String::from_utf8_lossy(&run.stderr);
+            assert!(run.status.success(), "run_npy failed on {}: {said}", b.name());
+            // An unknown or unavailable name would silently run the best backend instead.
+            assert!(said.contains(&format!(" on {}, median", b.name())), "run_npy did not run {}: {said}", b.name());
+            assert!(said.contains(&format!(", {threads} thread(s)")), "run_npy did not run {threads} threads: {said}");
+            let out = match qforge::npy::read(output).expect("read outputs").data {
+                qforge::npy::NpyData::F32(v) => v,
+                _ => panic!("run_npy wrote a non-float32 file"),
+            };
+            if let Some(first) = outputs.first() {
+                assert!(
+                    first.iter().zip(&out).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "backend {} on {threads} thread(s) differs from scalar on one",
+                    b.name()
+                );
+            }
+            outputs.push(out);
         }
-        outputs.push(out);
     }
     outputs.swap_remove(0)
 }
