@@ -331,9 +331,30 @@ pub fn render(
             "\nper layer ({}):\n{:<4} {:<34} {:<16} {:>11} {:>9} {:>7} {:>8} {:>8}",
             t.backend, "#", "layer", "op", "MACs", "us", "share", "GMAC/s", "ceiling"
         );
+        // A step run in the job of the step before shows there: its own time is nil.
+        let joined = p.joined_steps();
+        let macs: Vec<u64> = (0..p.steps.len())
+            .map(|i| match (joined[i], joined.get(i + 1)) {
+                (true, _) => 0,
+                (false, Some(true)) => p.steps[i].macs + p.steps[i + 1].macs,
+                _ => p.steps[i].macs,
+            })
+            .collect();
         for (i, (step, ns)) in p.steps.iter().zip(&t.layers).enumerate() {
-            let gmacs = step.macs as f64 / (*ns).max(1) as f64;
-            let share = match (per_cycle, step.macs) {
+            if joined[i] {
+                let _ = writeln!(
+                    out,
+                    "{:<4} {:<34} {:<16} {:>11} {:>9}   (runs in the job of the step before)",
+                    i + 1,
+                    names[i].to_string(),
+                    step.op,
+                    step.macs,
+                    "-"
+                );
+                continue;
+            }
+            let gmacs = macs[i] as f64 / (*ns).max(1) as f64;
+            let share = match (per_cycle, macs[i]) {
                 (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)),
                 _ => "-".into(),
             };
@@ -343,7 +364,7 @@ pub fn render(
                 i + 1,
                 names[i].to_string(),
                 step.op,
-                step.macs,
+                macs[i],
                 *ns as f64 / 1e3,
                 100.0 * *ns as f64 / total as f64,
                 gmacs,
@@ -351,14 +372,14 @@ pub fn render(
             );
         }
         let mut by_op: Vec<(String, u64, u64)> = Vec::new();
-        for (step, ns) in p.steps.iter().zip(&t.layers) {
+        for ((step, ns), &m) in p.steps.iter().zip(&t.layers).zip(&macs) {
             let kind = kernel_kind(step);
             match by_op.iter_mut().find(|(k, _, _)| *k == kind) {
                 Some(e) => {
                     e.1 += ns;
-                    e.2 += step.macs;
+                    e.2 += m;
                 }
-                None => by_op.push((kind, *ns, step.macs)),
+                None => by_op.push((kind, *ns, m)),
             }
         }
         by_op.sort_by_key(|e| std::cmp::Reverse(e.1));

@@ -1,6 +1,7 @@
 //! Safe views into the activation arena: one mutable output region (and, for fused
-//! layers, one mutable scratch region) and read-only inputs that lie entirely outside
-//! them (the planner guarantees they never overlap).
+//! layers, one mutable scratch region, and for a step that writes two tensors a second
+//! output) and read-only inputs that lie entirely outside them (the planner guarantees
+//! they never overlap).
 //!
 //! The arena is `[i8]`; [`bytes_as_i8`] lets a caller supply it as bytes (`[u8]`), the
 //! usual type of a buffer a linker script or an allocator hands out.
@@ -14,22 +15,23 @@ pub fn bytes_as_i8(bytes: &mut [u8]) -> &mut [i8] {
     unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<i8>(), len) }
 }
 
-/// The arena split around one output region (and possibly a scratch region).
+/// The arena split around one output region (and possibly a scratch region and a second
+/// output).
 pub struct Split<'a> {
     /// Read-only pieces between the mutable regions, each with its arena offset.
-    pieces: [(usize, &'a [i8]); 3],
+    pieces: [(usize, &'a [i8]); 4],
     /// The output region.
     pub output: &'a mut [i8],
-    /// The scratch region (empty unless made by [`split_with_scratch`]).
+    /// The scratch region (empty unless made by [`split_with_scratch`] or
+    /// [`split_with_two`]).
     pub scratch: &'a mut [i8],
+    /// A second output region (empty unless made by [`split_with_two`]).
+    pub second: &'a mut [i8],
 }
 
 /// Splits `arena` around `out_len` bytes at `out_offset`.
 pub fn split(arena: &mut [i8], out_offset: usize, out_len: usize) -> Split<'_> {
-    let (before, rest) = arena.split_at_mut(out_offset);
-    let (output, after) = rest.split_at_mut(out_len);
-    let end = out_offset + out_len;
-    Split { pieces: [(0, before), (end, after), (end, &[])], output, scratch: &mut [] }
+    split_with_two(arena, out_offset, out_len, out_offset + out_len, 0, out_offset + out_len, 0)
 }
 
 /// Splits `arena` around the output region and a scratch region of `scratch_len` bytes at
@@ -41,19 +43,41 @@ pub fn split_with_scratch(
     scratch_offset: usize,
     scratch_len: usize,
 ) -> Split<'_> {
-    let out_first = out_offset < scratch_offset;
-    let ((a, a_len), (b, b_len)) = if out_first {
-        ((out_offset, out_len), (scratch_offset, scratch_len))
-    } else {
-        ((scratch_offset, scratch_len), (out_offset, out_len))
-    };
-    assert!(a + a_len <= b, "arena scratch overlaps the output region");
-    let (before, rest) = arena.split_at_mut(a);
-    let (first, rest) = rest.split_at_mut(a_len);
-    let (middle, rest) = rest.split_at_mut(b - a - a_len);
-    let (second, after) = rest.split_at_mut(b_len);
-    let (output, scratch) = if out_first { (first, second) } else { (second, first) };
-    Split { pieces: [(0, before), (a + a_len, middle), (b + b_len, after)], output, scratch }
+    let end = out_offset + out_len;
+    let second = if scratch_offset >= end { scratch_offset + scratch_len } else { end };
+    split_with_two(arena, out_offset, out_len, scratch_offset, scratch_len, second, 0)
+}
+
+/// Splits `arena` around the output region, a scratch region and a second output region
+/// (for a step that writes two tensors); no two may overlap.
+pub fn split_with_two(
+    arena: &mut [i8],
+    out_offset: usize,
+    out_len: usize,
+    scratch_offset: usize,
+    scratch_len: usize,
+    second_offset: usize,
+    second_len: usize,
+) -> Split<'_> {
+    // The three regions in arena order, each remembering which it is.
+    let mut regions = [(out_offset, out_len, 0), (scratch_offset, scratch_len, 1), (second_offset, second_len, 2)];
+    regions.sort_unstable();
+    for w in regions.windows(2) {
+        assert!(w[0].0 + w[0].1 <= w[1].0, "arena scratch overlaps the output region");
+    }
+    let mut pieces: [(usize, &[i8]); 4] = [(0, &[]); 4];
+    let mut mutable: [&mut [i8]; 3] = Default::default();
+    let (mut rest, mut at) = (arena, 0);
+    for (k, &(offset, len, which)) in regions.iter().enumerate() {
+        let (before, tail) = rest.split_at_mut(offset - at);
+        let (region, tail) = tail.split_at_mut(len);
+        pieces[k] = (at, before);
+        mutable[which] = region;
+        (rest, at) = (tail, offset + len);
+    }
+    pieces[3] = (at, rest);
+    let [output, scratch, second] = mutable;
+    Split { pieces, output, scratch, second }
 }
 
 impl<'a> Split<'a> {

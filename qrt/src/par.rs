@@ -113,6 +113,7 @@ impl<'a> Par<'a> {
 
     /// [`Par::bands`] with at most `max_parts` bands, each also given its own equal share
     /// of `scratch`: `band(first_row, rows_in_band, output_of_band, scratch_of_band)`.
+    #[allow(clippy::too_many_arguments)]
     fn bands_with_scratch(
         &self,
         rows: usize,
@@ -123,40 +124,73 @@ impl<'a> Par<'a> {
         scratch: &mut [i8],
         band: &BandWithScratch<'_>,
     ) {
+        let no_second = &mut [];
+        self.bands_with_two(
+            rows,
+            (row_bytes, 0),
+            work,
+            max_parts,
+            (output, no_second),
+            scratch,
+            &|r0, n, out, _, s| band(r0, n, out, s),
+        );
+    }
+
+    /// [`Par::bands_with_scratch`] over two outputs cut by the same rows (`row_bytes`
+    /// each): `band(first_row, rows_in_band, output_of_band, second_of_band,
+    /// scratch_of_band)`.
+    fn bands_with_two(
+        &self,
+        rows: usize,
+        row_bytes: (usize, usize),
+        work: usize,
+        max_parts: usize,
+        (output, second): (&mut [i8], &mut [i8]),
+        scratch: &mut [i8],
+        band: &BandWithTwo<'_>,
+    ) {
         #[cfg(not(feature = "std"))]
         let _ = row_bytes;
         let parts = if work < self.min_work() { 1 } else { self.threads().min(rows).min(max_parts).min(MAX_PARTS) };
         if parts <= 1 {
-            band(0, rows, output, scratch);
+            band(0, rows, output, second, scratch);
             return;
         }
         #[cfg(feature = "std")]
         if let Some(pool) = self.pool {
-            // Cut the output (and the scratch) into one disjoint slice per band; each part
+            // Cut the outputs (and the scratch) into one disjoint slice per band; each part
             // takes its own.
-            type Slot<'s> = std::sync::Mutex<Option<(&'s mut [i8], &'s mut [i8])>>;
+            type Slot<'s> = std::sync::Mutex<Option<[&'s mut [i8]; 3]>>;
             let mut slots: [Slot<'_>; MAX_PARTS] = Default::default();
             let split = pool.split(rows, parts);
             let parts = split.parts();
             let share = scratch.len() / parts;
-            let (mut rest, mut spare) = (output, scratch);
+            let mut rest = [output, second, scratch];
             for (i, slot) in slots.iter_mut().enumerate().take(parts) {
-                let take = if i + 1 == parts { rest.len() } else { split.range(i).len() * row_bytes };
-                let (head, tail) = core::mem::take(&mut rest).split_at_mut(take);
-                let (mine, others) = core::mem::take(&mut spare).split_at_mut(share);
-                *slot.get_mut().unwrap_or_else(|e| e.into_inner()) = Some((head, mine));
-                (rest, spare) = (tail, others);
+                // The last band takes the outputs' remaining bytes (a last row may be
+                // shorter); every band takes an equal share of the scratch.
+                let len = split.range(i).len();
+                let [out, sec] = if i + 1 == parts {
+                    [rest[0].len(), rest[1].len()]
+                } else {
+                    [len * row_bytes.0, len * row_bytes.1]
+                };
+                let mut mine: [&mut [i8]; 3] = Default::default();
+                for ((m, r), take) in mine.iter_mut().zip(rest.iter_mut()).zip([out, sec, share]) {
+                    (*m, *r) = core::mem::take(r).split_at_mut(take);
+                }
+                *slot.get_mut().unwrap_or_else(|e| e.into_inner()) = Some(mine);
             }
             pool.run_split(&split, &|i| {
                 let r = split.range(i);
                 let part = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-                if let Some((out, scratch)) = part {
-                    band(r.start, r.len(), out, scratch);
+                if let Some([out, second, scratch]) = part {
+                    band(r.start, r.len(), out, second, scratch);
                 }
             });
             return;
         }
-        band(0, rows, output, scratch);
+        band(0, rows, output, second, scratch);
     }
 }
 
@@ -165,6 +199,9 @@ const ELEMENT_CHUNK: usize = 4096;
 
 /// `band(first_row, rows_in_band, output_of_band, scratch_of_band)`.
 type BandWithScratch<'f> = dyn Fn(usize, usize, &mut [i8], &mut [i8]) + Sync + 'f;
+
+/// `band(first_row, rows_in_band, output_of_band, second_of_band, scratch_of_band)`.
+type BandWithTwo<'f> = dyn Fn(usize, usize, &mut [i8], &mut [i8], &mut [i8]) + Sync + 'f;
 
 /// The most bands one layer is cut into.
 pub const MAX_PARTS: usize = 16;
@@ -378,6 +415,50 @@ pub fn depthwise_project(
     par.bands_with_scratch(g.rows, g.n, work, max_parts, output, scratch, &|p0, pixels, out, scratch| {
         layers.pixels(p0, p0 + pixels, scratch, out)
     });
+}
+
+/// [`depthwise_project`], then the 1x1 GEMM `next` over its output, in one job: `next`
+/// reads, pixel by pixel, only what the same band wrote (`next.rows == p.gemm.rows`,
+/// `next.k == p.gemm.n`, rows `k` bytes apart), so no band waits for another in between;
+/// one join instead of two. `output` keeps the first step's whole output (read later, as
+/// MobileNetV2's next residual), `next_output` gets the GEMM's. The bytes are those of the
+/// two calls one after the other.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_project_then_gemm(
+    par: Par<'_>,
+    p: &DepthwiseProject,
+    (input, residual): (&[i8], &[i8]),
+    (dw_packed, dw_q): (&[i8], &ChannelQuant<'_>),
+    (gemm_packed, gemm_q): (&[i8], &GemmQuant<'_>),
+    scratch: &mut [i8],
+    output: &mut [i8],
+    (next, next_packed, next_q): (&Gemm, &[i8], &GemmQuant<'_>),
+    next_output: &mut [i8],
+) {
+    let (d, g) = (&p.dw, &p.gemm);
+    crate::fused_project::check(p, input, residual, scratch, output);
+    crate::gemm::check(next, output, next_packed, next_q, next_output);
+    assert!(
+        next.rows == g.rows && next.k == g.n && next.input_stride == next.k,
+        "depthwise_project_then_gemm: the GEMM does not read the first step's rows"
+    );
+    let work =
+        d.out_h * d.out_w * d.channels * d.kernel_h * d.kernel_w + g.rows * g.k * g.n + next.rows * next.k * next.n;
+    let max_parts = (scratch.len() / p.min_scratch()).max(1);
+    let layers = crate::fused_project::Layers { p, input, dw_packed, dw_q, gemm_packed, gemm_q, residual };
+    let rows = (g.n, next.output_stride);
+    par.bands_with_two(
+        g.rows,
+        rows,
+        work,
+        max_parts,
+        (output, next_output),
+        scratch,
+        &|p0, pixels, out, next_out, scratch| {
+            layers.pixels(p0, p0 + pixels, scratch, out);
+            crate::gemm::gemm(&Gemm { rows: pixels, ..*next }, out, next_packed, next_q, next_out);
+        },
+    );
 }
 
 /// [`crate::im2col::im2col_gemm`], split over ranges of output pixels, each with its own

@@ -183,3 +183,58 @@ fn scratch_sizes() {
     assert_eq!(with_add.scratch_len(usize::MAX), 7 * with_add.min_scratch());
     assert_eq!(with_add.scratch_len(3 * with_add.min_scratch() + 1), 3 * with_add.min_scratch() + 1);
 }
+
+/// The fused step and the 1x1 GEMM after it, run as one job (`par::depthwise_project_then_gemm`),
+/// write both outputs exactly as the two calls one after the other: on one thread and on 2
+/// and 3, every layer split, with the least scratch and the whole layer's.
+#[test]
+fn the_step_and_the_gemm_after_it_in_one_job_equal_the_two_calls() {
+    let mut rng = Rng::new(91);
+    let pools: Vec<Pool> = [2, 3].into_iter().map(Pool::new).collect();
+    let mut checked = 0;
+    for (dims, i) in [((9, 7, 96, 24), 0), ((7, 7, 64, 80), 1), ((14, 14, 40, 16), 2), ((5, 6, 20, 17), 4)] {
+        let conv = common::DEPTHWISE_WINDOWS[i % common::DEPTHWISE_WINDOWS.len()];
+        let case = Case::new(&mut rng, (dims, conv, [None, Some(true), Some(false)][i % 3]));
+        let g = &case.p.gemm;
+        let n2 = 3 * g.n + 5;
+        let next = Gemm {
+            rows: g.rows,
+            k: g.n,
+            n: n2,
+            input_stride: g.n,
+            output_stride: n2,
+            output: OutputQuant { zero_point: -9, min: -100, max: 127 },
+        };
+        let (packed, bias, bias_u8) = common::gemm_layer(&mut rng, g.n, n2);
+        let (multiplier, shift) = common::requants(&mut rng, n2);
+        let nq = GemmQuant { bias: &bias, bias_u8: &bias_u8, multiplier: &multiplier, shift: &shift };
+        let first = case.fused(case.p.min_scratch(), None);
+        let mut second = vec![0; g.rows * n2];
+        gemm::gemm(&next, &first, &packed, &nq, &mut second);
+        let (dq, gq) = case.quant();
+        let pars = std::iter::once(Par::single()).chain(pools.iter().map(|p| Par::pool(p).with_min_work(0)));
+        for par in pars {
+            for scratch in [case.p.min_scratch(), case.p.scratch_len(usize::MAX)] {
+                let scratch_len = scratch * par.threads();
+                let (mut got, mut got2, mut s) =
+                    (vec![0x55; first.len()], vec![0x55; second.len()], vec![0x33; scratch_len]);
+                par::depthwise_project_then_gemm(
+                    par,
+                    &case.p,
+                    (&case.input, &case.residual),
+                    (&case.dw_packed, &dq),
+                    (&case.gemm_packed, &gq),
+                    &mut s,
+                    &mut got,
+                    (&next, &packed, &nq),
+                    &mut got2,
+                );
+                let what = format!("{dims:?}, {} threads, scratch {scratch_len}", par.threads());
+                assert_eq!(got, first, "first output, {what}");
+                assert_eq!(got2, second, "second output, {what}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 4 * 3 * 2);
+}

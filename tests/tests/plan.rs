@@ -126,9 +126,18 @@ fn check_report(name: &str, bytes: Vec<u8>, shape: &[usize]) {
     };
     note(p.input, 0);
     note(p.output, n + 1);
+    let joined = p.joined_steps();
     for (i, s) in p.steps.iter().enumerate() {
         s.inputs.iter().for_each(|&t| note(t, i + 1));
         note(s.output, i + 1);
+        if joined[i] {
+            // A GEMM run in the job of the fused step before it, reading its output: its
+            // output is written while that step runs.
+            let prev = &p.steps[i - 1];
+            assert!(matches!(prev.kernel, Kernel::DepthwiseProject { .. }) && matches!(s.kernel, Kernel::Gemm(..)));
+            assert_eq!(s.inputs.iter().map(|&t| p.root(t)).collect::<Vec<_>>(), [p.root(prev.output)]);
+            note(s.output, i);
+        }
         // A scratch tensor lives during its step only.
         s.scratch().into_iter().for_each(|t| note(t, i + 1));
     }

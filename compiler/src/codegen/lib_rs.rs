@@ -55,7 +55,15 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
         let macs = proc_macro2::Literal::u64_unsuffixed(s.macs);
         quote!(LayerInfo { name: #name, op: #op, macs: #macs })
     });
-    let steps = p.steps.iter().zip(&names).map(|(s, n)| step_fn(p, s, n));
+    let joined = p.joined_steps();
+    let steps = (0..p.steps.len()).map(|i| {
+        if joined[i] {
+            joined_fn(&p.steps[i], &names[i], &names[i - 1])
+        } else {
+            let next = (joined.get(i + 1) == Some(&true)).then(|| &p.steps[i + 1]);
+            step_fn(p, &p.steps[i], &names[i], next)
+        }
+    });
     let std_items = gate_std(paths.std_gate, std_items());
     quote! {
         pub use qrt::Error;
@@ -398,7 +406,22 @@ fn describe(t: &QTensor) -> String {
     format!("{:?} (scale {}, zero point {})", t.shape, t.scale, t.zero_point)
 }
 
-fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
+/// A step that runs in the job of the step before ([`Program::joined_steps`]): its
+/// function does nothing (it stays in `LAYERS` so the layers keep the program's steps).
+fn joined_fn(step: &Step, name: &Ident, prev: &Ident) -> TokenStream {
+    let doc = [
+        format!(" `{}`: {}.", step.node, step.op),
+        String::new(),
+        format!(" Runs in `{prev}`'s job, band by band on the same threads: nothing left to do here."),
+    ];
+    quote! {
+        #(#[doc = #doc])*
+        fn #name(_arena: &mut [i8], _par: qrt::par::Par<'_>) {}
+    }
+}
+
+/// The function of `step`, and of `next` too when that runs in its job.
+fn step_fn(p: &Program, step: &Step, name: &Ident, next: Option<&Step>) -> TokenStream {
     let out = &p.tensors[step.output];
     let inputs: Vec<String> =
         step.inputs.iter().map(|&i| format!("`{}` {}", p.tensors[i].name, describe(&p.tensors[i]))).collect();
@@ -407,6 +430,18 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
     doc.push(format!(" Writes `{}` {}.", out.name, describe(out)));
     if step.macs > 0 {
         doc.push(format!(" {} multiply-accumulates.", step.macs));
+    }
+    if let Some(next) = next {
+        let t = &p.tensors[next.output];
+        doc.push(String::new());
+        doc.push(format!(
+            " Then, in the same job, `{}`: {}, writing `{}` {} ({} multiply-accumulates).",
+            next.node,
+            next.op,
+            t.name,
+            describe(t),
+            next.macs
+        ));
     }
     let (out_off, out_len) = (size(out.offset), size(out.len()));
     let input = |i: usize| {
@@ -459,11 +494,27 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
             };
             let (dw_w, dq, gw, gq, x) = (weights(dw), quant(dw), weights(&gemm.base), gemm_quant(gemm), input(0));
             let other = if layers.residual.is_some() { input(1) } else { quote!(&[]) };
+            let then = match next.map(|s| &s.kernel) {
+                Some(Kernel::Gemm(params, refs)) => {
+                    let (pn, nw, nq) = (tokens::gemm(params), weights(&refs.base), gemm_quant(refs));
+                    Some(quote! {
+                        const N: qrt::gemm::Gemm = #pn;
+                        let nq = #nq;
+                        qrt::par::depthwise_project_then_gemm(
+                            par, &P, (#x, #other), (#dw_w, &dq), (#gw, &gq), split.scratch, split.output, (&N, #nw, &nq), split.second,
+                        );
+                    })
+                }
+                _ => None,
+            };
+            let call = then.unwrap_or_else(
+                || quote!(qrt::par::depthwise_project(par, &P, #x, #dw_w, &dq, #gw, &gq, #other, split.scratch, split.output);),
+            );
             quote! {
                 const P: qrt::fused_project::DepthwiseProject =
                     qrt::fused_project::DepthwiseProject { dw: #d, gemm: #g, residual: #residual };
                 let (dq, gq) = (#dq, #gq);
-                qrt::par::depthwise_project(par, &P, #x, #dw_w, &dq, #gw, &gq, #other, split.scratch, split.output);
+                #call
             }
         }
         Kernel::Im2colGemm { conv, gemm, .. } => {
@@ -527,13 +578,18 @@ fn step_fn(p: &Program, step: &Step, name: &Ident) -> TokenStream {
         }
     };
     let uses_par = step.kernel.splits_over_threads();
-    let split = match step.scratch() {
-        Some(s) => {
+    let split = match (step.scratch(), next) {
+        (Some(s), Some(next)) => {
+            let (s, t) = (&p.tensors[s], &p.tensors[next.output]);
+            let (s_off, s_len, t_off, t_len) = (size(s.offset), size(s.len()), size(t.offset), size(t.len()));
+            quote!(qrt::arena::split_with_two(arena, #out_off, #out_len, #s_off, #s_len, #t_off, #t_len))
+        }
+        (Some(s), None) => {
             let s = &p.tensors[s];
             let (s_off, s_len) = (size(s.offset), size(s.len()));
             quote!(qrt::arena::split_with_scratch(arena, #out_off, #out_len, #s_off, #s_len))
         }
-        None => quote!(qrt::arena::split(arena, #out_off, #out_len)),
+        (None, _) => quote!(qrt::arena::split(arena, #out_off, #out_len)),
     };
     let par_arg = if uses_par { quote!(par) } else { quote!(_par) };
     quote! {

@@ -24,6 +24,11 @@ pub const ALIGN: usize = 16;
 
 /// Lifetime of each root tensor as `(first tick, last tick)`; `None` when unused.
 pub fn lifetimes(p: &Program) -> Vec<Option<(usize, usize)>> {
+    lifetimes_with(p, &p.joined_steps())
+}
+
+/// [`lifetimes`] with the steps that run in the job of the step before given.
+fn lifetimes_with(p: &Program, joined: &[bool]) -> Vec<Option<(usize, usize)>> {
     let mut life: Vec<Option<(usize, usize)>> = vec![None; p.tensors.len()];
     let mut touch = |t: usize, tick: usize| {
         let e = life[t].get_or_insert((tick, tick));
@@ -36,6 +41,10 @@ pub fn lifetimes(p: &Program) -> Vec<Option<(usize, usize)>> {
             touch(p.root(t), i + 1);
         }
         touch(p.root(step.output), i + 1);
+        if joined[i] {
+            // Written in the job of the step before, while it runs.
+            touch(p.root(step.output), i);
+        }
     }
     touch(p.root(p.output), p.steps.len() + 1);
     life
@@ -152,6 +161,12 @@ fn place(p: &Program, life: &[Option<(usize, usize)>], order: &[usize]) -> (Vec<
     let mut sorted = order.to_vec();
     sorted.sort_unstable();
     (sorted.iter().map(|&t| offset_of[t]).collect(), arena)
+}
+
+/// Bytes of live tensors at each tick with the steps that run in the job of the step
+/// before given (see [`Program::joined_steps`]).
+pub fn live_bytes_with(p: &Program, joined: &[bool]) -> Vec<usize> {
+    live_bytes(p, &lifetimes_with(p, joined))
 }
 
 /// Bytes of live tensors at each tick (the lower bound is their maximum).

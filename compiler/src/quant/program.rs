@@ -239,6 +239,32 @@ pub struct Program {
 }
 
 impl Program {
+    /// For each step, whether it runs in the job of the step before: a 1x1 GEMM right after
+    /// a fused depthwise + project [+ add] step that reads that step's output, pixel for
+    /// pixel (`qrt::par::depthwise_project_then_gemm`). Each band of the GEMM then reads
+    /// only what the same thread's band just wrote, so the two need one join, not two. The
+    /// GEMM's output is live from the step before on (`plan::lifetimes`), since one thread
+    /// may write it while the other still reads that step's inputs; a pair is joined only
+    /// where that keeps the live bytes at or below the program's peak, so the arena's lower
+    /// bound does not grow (MobileNetV2: the pairs from 28x28 down).
+    pub fn joined_steps(&self) -> Vec<bool> {
+        let mut joined = vec![false; self.steps.len()];
+        let mut live = crate::quant::plan::live_bytes_with(self, &joined);
+        let peak = live.iter().copied().max().unwrap_or(0);
+        for i in 1..self.steps.len() {
+            let (prev, step) = (&self.steps[i - 1], &self.steps[i]);
+            if let (Kernel::DepthwiseProject { layers, .. }, Kernel::Gemm(g, _)) = (&prev.kernel, &step.kernel) {
+                let reads_prev = step.inputs.len() == 1 && self.root(step.inputs[0]) == self.root(prev.output);
+                let fits = live[i] + self.tensors[step.output].len() <= peak;
+                if reads_prev && fits && g.rows == layers.gemm.rows && g.k == layers.gemm.n && g.input_stride == g.k {
+                    joined[i] = true;
+                    live[i] += self.tensors[step.output].len();
+                }
+            }
+        }
+        joined
+    }
+
     /// The tensor whose bytes `t` uses (follows aliases).
     pub fn root(&self, mut t: QTensorId) -> QTensorId {
         while let Some(a) = self.tensors[t].alias_of {
