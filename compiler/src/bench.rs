@@ -341,35 +341,18 @@ pub fn render(
             })
             .collect();
         for (i, (step, ns)) in p.steps.iter().zip(&t.layers).enumerate() {
-            if joined[i] {
-                let _ = writeln!(
-                    out,
-                    "{:<4} {:<34} {:<16} {:>11} {:>9}   (runs in the job of the step before)",
-                    i + 1,
-                    names[i].to_string(),
-                    step.op,
-                    step.macs,
-                    "-"
-                );
-                continue;
-            }
-            let gmacs = macs[i] as f64 / (*ns).max(1) as f64;
-            let share = match (per_cycle, macs[i]) {
-                (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)),
-                _ => "-".into(),
+            let (shown, tail) = if joined[i] {
+                (step.macs, format!("{:>9}   (runs in the job of the step before)", "-"))
+            } else {
+                let gmacs = macs[i] as f64 / (*ns).max(1) as f64;
+                let share = match (per_cycle, macs[i]) {
+                    (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)),
+                    _ => "-".into(),
+                };
+                let time = *ns as f64 / 1e3;
+                (macs[i], format!("{time:>9.1} {:>6.1}% {gmacs:>8.1} {share:>8}", 100.0 * *ns as f64 / total as f64))
             };
-            let _ = writeln!(
-                out,
-                "{:<4} {:<34} {:<16} {:>11} {:>9.1} {:>6.1}% {:>8.1} {:>8}",
-                i + 1,
-                names[i].to_string(),
-                step.op,
-                macs[i],
-                *ns as f64 / 1e3,
-                100.0 * *ns as f64 / total as f64,
-                gmacs,
-                share
-            );
+            let _ = writeln!(out, "{:<4} {:<34} {:<16} {shown:>11} {tail}", i + 1, names[i].to_string(), step.op);
         }
         let mut by_op: Vec<(String, u64, u64)> = Vec::new();
         for ((step, ns), &m) in p.steps.iter().zip(&t.layers).zip(&macs) {
