@@ -113,7 +113,6 @@ impl<'a> Par<'a> {
 
     /// [`Par::bands`] with at most `max_parts` bands, each also given its own equal share
     /// of `scratch`: `band(first_row, rows_in_band, output_of_band, scratch_of_band)`.
-    #[allow(clippy::too_many_arguments)]
     fn bands_with_scratch(
         &self,
         rows: usize,

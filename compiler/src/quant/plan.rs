@@ -69,10 +69,14 @@ pub fn plan_for_threads(p: &mut Program) {
     plan_with(p, true)
 }
 
+/// The tensors that get bytes of their own: used, and not aliases.
+fn placed_roots(p: &Program, life: &[Option<(usize, usize)>]) -> Vec<usize> {
+    (0..p.tensors.len()).filter(|&t| life[t].is_some() && p.tensors[t].alias_of.is_none()).collect()
+}
+
 fn plan_with(p: &mut Program, for_threads: bool) {
     let life = lifetimes(p);
-    let roots: Vec<usize> =
-        (0..p.tensors.len()).filter(|&t| life[t].is_some() && p.tensors[t].alias_of.is_none()).collect();
+    let roots = placed_roots(p, &life);
     let (mut arena, mut offsets) = best_placement(p, &life, &roots);
     p.arena_least_bytes = arena.next_multiple_of(ALIGN);
     if for_threads {
@@ -185,9 +189,7 @@ pub fn live_bytes(p: &Program, life: &[Option<(usize, usize)>]) -> Vec<usize> {
 
 /// [`handovers`] of `p` as planned.
 pub fn program_handovers(p: &Program) -> usize {
-    let life = lifetimes(p);
-    let roots: Vec<usize> =
-        (0..p.tensors.len()).filter(|&t| life[t].is_some() && p.tensors[t].alias_of.is_none()).collect();
+    let roots = placed_roots(p, &lifetimes(p));
     let offsets: Vec<usize> = roots.iter().map(|&t| p.tensors[t].offset).collect();
     handovers(p, &roots, &offsets)
 }
@@ -198,7 +200,7 @@ const LINE: usize = 64;
 /// The byte ranges of tensor `t` (relative to its offset) that each of two threads writes:
 /// the first half on the caller (thread 0) and the second on the worker when `split`, all
 /// of it on the caller otherwise. The model input is quantized plane by plane, each plane's
-/// first half of rows on the caller (`qrt::par::quantize_planes`, up to 4 planes).
+/// first half of rows on the caller (`qrt::par::quantize_planes`).
 fn thread_parts(p: &Program, t: usize, split: bool) -> Vec<(usize, usize, u8)> {
     let len = p.tensors[t].len();
     if !split || len < 2 * LINE {
@@ -206,7 +208,7 @@ fn thread_parts(p: &Program, t: usize, split: bool) -> Vec<(usize, usize, u8)> {
     }
     if p.root(t) == p.root(p.input) {
         if let [n, c, h, w] = p.tensors[t].shape[..] {
-            if (1..=4).contains(&(n * c)) && h >= 2 {
+            if (1..=qrt::par::MAX_PLANES).contains(&(n * c)) && h >= 2 {
                 let plane = h * w;
                 return (0..n * c)
                     .flat_map(|k| [(k * plane, k * plane + h / 2 * w, 0), (k * plane + h / 2 * w, (k + 1) * plane, 1)])
@@ -231,7 +233,7 @@ pub fn handovers(p: &Program, roots: &[usize], offsets: &[usize]) -> usize {
     let mut owner = vec![u8::MAX; end.div_ceil(LINE)];
     let mut count = 0;
     for pass in 0..2 {
-        let mut write = |t: usize, split: bool| {
+        for (t, split) in writes(p) {
             let o = offset[p.root(t)];
             for (a, b, th) in thread_parts(p, t, split) {
                 for line in (o + a) / LINE..(o + b).div_ceil(LINE) {
@@ -241,29 +243,28 @@ pub fn handovers(p: &Program, roots: &[usize], offsets: &[usize]) -> usize {
                     owner[line] = th;
                 }
             }
-        };
-        write(p.input, true);
-        for step in &p.steps {
-            let split = step.kernel.splits_over_threads();
-            write(step.output, split);
-            if let Some(s) = step.scratch() {
-                write(s, split);
-            }
         }
     }
     count
 }
 
-/// Which root tensors are written by a step split over threads (the input counts as split:
-/// its quantize is cut into the same bands).
+/// The tensors a run writes, in order, each with whether its writer is split over threads:
+/// the input (its quantize is cut into the same bands as the steps), then each step's
+/// output and scratch.
+fn writes(p: &Program) -> Vec<(usize, bool)> {
+    let mut out = vec![(p.input, true)];
+    for step in &p.steps {
+        let split = step.kernel.splits_over_threads();
+        out.extend(std::iter::once(step.output).chain(step.scratch()).map(|t| (t, split)));
+    }
+    out
+}
+
+/// Which root tensors are written by a step split over threads (see [`writes`]).
 fn split_writes(p: &Program) -> Vec<bool> {
     let mut split = vec![false; p.tensors.len()];
-    split[p.root(p.input)] = true;
-    for step in &p.steps {
-        let s = step.kernel.splits_over_threads();
-        for t in std::iter::once(step.output).chain(step.scratch()) {
-            split[p.root(t)] |= s;
-        }
+    for (t, s) in writes(p) {
+        split[p.root(t)] |= s;
     }
     split
 }
@@ -303,10 +304,7 @@ fn place_owned_after(
     let mut offset_of: Vec<Option<usize>> = vec![None; p.tensors.len()];
     let mut placed: Vec<(usize, usize, (usize, usize))> = Vec::new();
     let mut written: Vec<usize> = first.to_vec();
-    written.push(p.root(p.input));
-    for step in &p.steps {
-        written.extend(std::iter::once(step.output).chain(step.scratch()).map(|t| p.root(t)));
-    }
+    written.extend(writes(p).into_iter().map(|(t, _)| p.root(t)));
     written.extend(roots);
     for t in written {
         if offset_of[t].is_some() || life[t].is_none() || p.tensors[t].alias_of.is_some() {
