@@ -42,30 +42,49 @@ pub struct Paired {
     pub ratio: [f64; 3],
 }
 
-/// int8 multiply-accumulates per cycle and core of each backend's exact path.
+/// One backend's int8 peak on one core: MACs per cycle of its exact instruction and the
+/// clock the core runs that instruction at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Peak {
+    /// MACs per cycle.
+    pub macs_per_cycle: f64,
+    /// GHz while the instruction keeps the vector units busy (many cores drop their clock
+    /// under 512-bit multiplies; a figure from a table assumes the scalar clock).
+    pub ghz: f64,
+}
+
+impl Peak {
+    /// GMAC/s per core.
+    pub fn gmacs(&self) -> f64 {
+        self.macs_per_cycle * self.ghz
+    }
+}
+
+/// The int8 ceiling of one core on each backend's exact path.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ceiling {
-    /// `vpmaddwd` on 16-bit values: 32 with two 256-bit ops per cycle.
-    pub avx2: f64,
+    /// `vpmaddwd` on 16-bit values: 32 MACs per cycle with two 256-bit ops per cycle.
+    pub avx2: Peak,
     /// 512-bit `vpdpbusd`: 64 where it issues once per cycle (Zen 4, Intel cores with one
     /// 512-bit unit), 128 where twice (Zen 5, Intel server cores with two).
-    pub vnni: f64,
+    pub vnni: Peak,
     /// The VEX-encoded 256-bit `vpdpbusd` of AVX-VNNI: 32 MACs per instruction, 64 at two
     /// per cycle (Zen 5, Intel's P-cores).
-    pub avx_vnni: f64,
+    pub avx_vnni: Peak,
     /// Where the figures come from, printed under the table.
     pub basis: String,
 }
 
 impl Ceiling {
-    /// The ceiling of this core, measured: [`qrt::peak::macs_per_second`] runs each
-    /// backend's instruction on registers only, and the rate over the clock `ghz`, rounded
-    /// to the nearest power of two (the issue rate is a whole number of instructions per
-    /// cycle; the loop and the clock measurement lose a few percent), is the ceiling.
-    /// Backends this CPU lacks keep the figures of [`Ceiling::nominal`].
-    pub fn measure(ghz: f64) -> Ceiling {
+    /// The ceiling of this core, measured. [`qrt::peak::macs_per_second`] runs each
+    /// backend's instruction on registers only and [`qrt::peak::loaded_ghz`] the clock
+    /// while it does; their ratio, rounded to the nearest power of two (the issue rate is
+    /// a whole number of instructions per cycle), is the MACs per cycle, counted at that
+    /// clock. `ghz` is the scalar clock; `given` (the user's `--ghz`) makes it replace the
+    /// measured clocks. Backends this CPU lacks keep the figures of [`Ceiling::nominal`].
+    pub fn measure(ghz: f64, given: bool) -> Ceiling {
         use qrt::cpu::Backend;
-        let nominal = Ceiling::nominal();
+        let nominal = Ceiling::nominal(ghz);
         let mut ceiling = Ceiling { basis: String::new(), ..nominal.clone() };
         let mut parts = Vec::new();
         for (backend, what, slot) in [
@@ -74,30 +93,42 @@ impl Ceiling {
             (Backend::Avx512Vnni, "vpdpbusd zmm", &mut ceiling.vnni),
         ] {
             if let Some(rate) = qrt::peak::macs_per_second(backend, 2_000_000) {
-                let per_cycle = rate / (ghz * 1e9);
-                *slot = per_cycle.log2().round().exp2();
-                parts.push(format!("{what} {per_cycle:.0} -> {}", *slot));
+                let loaded = if given { None } else { qrt::peak::loaded_ghz(backend, 2_000_000) };
+                let clock = loaded.unwrap_or(ghz);
+                let per_cycle = rate / (clock * 1e9);
+                *slot = Peak { macs_per_cycle: per_cycle.log2().round().exp2(), ghz: clock };
+                parts.push(format!(
+                    "{what} {per_cycle:.0} -> {} at {clock:.2} GHz = {:.0} GMAC/s",
+                    slot.macs_per_cycle,
+                    slot.gmacs()
+                ));
             }
         }
         if parts.is_empty() {
             return nominal;
         }
-        ceiling.basis = format!("measured on this core at {ghz:.2} GHz, MACs/cycle: {}", parts.join(", "));
+        let clocks = if given {
+            "at the --ghz clock"
+        } else {
+            "each at the clock this core keeps while it runs that instruction"
+        };
+        ceiling.basis = format!("measured on this core, MACs/cycle {clocks}: {}", parts.join("; "));
         ceiling
     }
 
-    /// The figures of Zen 4, the reference machine, where nothing can be measured.
-    pub fn nominal() -> Ceiling {
+    /// The figures of Zen 4, the reference machine, at `ghz`, where nothing can be measured.
+    pub fn nominal(ghz: f64) -> Ceiling {
+        let at = |macs_per_cycle| Peak { macs_per_cycle, ghz };
         Ceiling {
-            avx2: 32.0,
-            vnni: 64.0,
-            avx_vnni: 64.0,
-            basis: "nominal (not measured): vpdpbusd zmm 64, ymm 64, exact AVX2 32 MACs/cycle".to_string(),
+            avx2: at(32.0),
+            vnni: at(64.0),
+            avx_vnni: at(64.0),
+            basis: format!("nominal (not measured): vpdpbusd zmm 64, ymm 64, exact AVX2 32 MACs/cycle at {ghz:.2} GHz"),
         }
     }
 
-    /// MACs per cycle of a backend, if known.
-    pub fn of(&self, backend: &str) -> Option<f64> {
+    /// The peak of a backend, if known.
+    pub fn of(&self, backend: &str) -> Option<Peak> {
         match backend {
             "avx2" => Some(self.avx2),
             "avxvnni" => Some(self.avx_vnni),
@@ -243,7 +274,7 @@ pub fn render(
     let macs = p.macs() as f64;
     let _ = writeln!(
         out,
-        "model: {} layers, {:.1} M MACs; clock {ghz:.2} GHz (measured unless --ghz); {threads} thread(s)",
+        "model: {} layers, {:.1} M MACs; scalar clock {ghz:.2} GHz (measured unless --ghz); {threads} thread(s)",
         p.steps.len(),
         macs / 1e6
     );
@@ -256,7 +287,7 @@ pub fn render(
         let gmacs = macs / t.run[0] as f64;
         let share = ceiling
             .of(&t.backend)
-            .map_or("-".to_string(), |c| format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)));
+            .map_or("-".to_string(), |c| format!("{:.0}%", 100.0 * gmacs / (c.gmacs() * threads as f64)));
         let _ = writeln!(
             out,
             "{:<12} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>9.1} {:>10}",
@@ -346,7 +377,7 @@ pub fn render(
             } else {
                 let gmacs = macs[i] as f64 / (*ns).max(1) as f64;
                 let share = match (per_cycle, macs[i]) {
-                    (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c * ghz * threads as f64)),
+                    (Some(c), m) if m > 0 => format!("{:.0}%", 100.0 * gmacs / (c.gmacs() * threads as f64)),
                     _ => "-".into(),
                 };
                 let time = *ns as f64 / 1e3;

@@ -85,7 +85,7 @@ enum Command {
         /// Timed runs per backend (the median is reported).
         #[arg(long, default_value_t = 50)]
         iterations: usize,
-        /// Clock in GHz for the ceiling (default: measured with a dependent-multiply loop).
+        /// Clock in GHz for the ceiling (default: measured with a dependent-multiply loop, for each backend while its multiply-accumulate instruction runs).
         #[arg(long)]
         ghz: Option<f64>,
         /// Where to write and build the crate.
@@ -292,11 +292,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let meta = pipeline::provenance(&m, &name, calibration, command_line());
             let results = qforge::bench::run(&program, &meta, &dir, &backend, iterations, threads)?;
             let fp32 = if no_fp32 { None } else { Some(time_fp32(&m)?) };
-            let ghz = ghz.unwrap_or_else(qforge::bench::measure_ghz);
-            let mut ceiling = qforge::bench::Ceiling::measure(ghz);
+            let scalar = ghz.unwrap_or_else(qforge::bench::measure_ghz);
+            let mut ceiling = qforge::bench::Ceiling::measure(scalar, ghz.is_some());
+            let ghz = scalar;
             if let Some(v) = vnni_macs_per_cycle {
                 ceiling.basis = format!("{}; zmm {v} from --vnni-macs-per-cycle", ceiling.basis);
-                ceiling.vnni = v;
+                ceiling.vnni.macs_per_cycle = v;
             }
             print!("{}", qforge::bench::render(&program, &results, fp32, ghz, threads, ceiling));
         }

@@ -9,10 +9,12 @@
 //! shapes given as `ROWSxKxN` replace the table.
 //!
 //! Each time is the median of many samples (the machines we share are noisy); the fastest
-//! sample is printed too. MACs per cycle are given at the clock `/proc/cpuinfo` reports
-//! (`cpu MHz`; under a hypervisor often the base clock, not the boosted one) and at the
-//! clock measured here: a chain of dependent multiplies, timed between shapes, keeping the
-//! fastest run (sharing the core only ever slows it down).
+//! sample is printed too. Each backend's share is of its own peak on this core
+//! ([`qrt::peak::macs_per_second`]: its multiply-accumulate instruction on registers only),
+//! and its MACs per cycle are counted at the clock the core keeps while that instruction
+//! runs ([`qrt::peak::loaded_ghz`]); many cores run 512-bit multiplies below their scalar
+//! clock, which is printed too (a chain of dependent multiplies, timed between shapes,
+//! the fastest run kept).
 
 use std::time::Instant;
 
@@ -201,33 +203,55 @@ fn main() {
         };
     }
 
-    let info = cpuinfo_mhz();
-    match info {
-        Some(m) => println!("clock: /proc/cpuinfo says {m:.0} MHz"),
-        None => println!("clock: /proc/cpuinfo has no cpu MHz; assuming 3000 MHz"),
+    // Each backend's own peak: its instruction on registers only, and the clock the core
+    // keeps while it runs (512-bit multiplies lower it on many cores), measured after the
+    // shapes and kept at the best of two probes.
+    let peaks: Vec<Option<(f64, f64)>> = backends
+        .iter()
+        .map(|&b| {
+            let rate = qrt::peak::macs_per_second(b, 2_000_000)?.max(qrt::peak::macs_per_second(b, 2_000_000)?);
+            let ghz = qrt::peak::loaded_ghz(b, 2_000_000)?.max(qrt::peak::loaded_ghz(b, 2_000_000)?);
+            Some((rate, ghz))
+        })
+        .collect();
+    let peak_of = |b: Backend| backends.iter().position(|&x| x == b).and_then(|i| peaks[i]);
+    if let Some(m) = cpuinfo_mhz() {
+        println!("clock: /proc/cpuinfo says {m:.0} MHz");
     }
-    let info = info.unwrap_or(3000.0);
     if let Some(m) = clock {
-        println!("clock: measured {m:.0} MHz (dependent multiplies; the fastest of all probes)");
+        println!("clock: measured {m:.0} MHz on scalar code (dependent multiplies; the fastest of all probes)");
     }
-    println!("times: median of {samples} samples (best sample in the last column); MAC/cycle at the");
-    println!("/proc/cpuinfo clock and [at the measured clock]");
+    for (&b, peak) in backends.iter().zip(&peaks) {
+        if let Some((rate, ghz)) = peak {
+            println!(
+                "peak: {:<11} {:>6.1} GMAC/s = {:.1} MAC/cycle at {:.2} GHz, the clock under that instruction",
+                b.name(),
+                rate / 1e9,
+                rate / (ghz * 1e9),
+                ghz
+            );
+        }
+    }
+    println!("times: median of {samples} samples (best sample in the last column); \"peak\" is the share of");
+    println!("the backend's peak, MAC/cycle at the clock under its instruction");
     println!();
     println!(
-        "{:>6} {:>5} {:>5} {:>2}  {:<20} {:<11} {:>10} {:>8} {:>8} {:>8} {:>9}",
-        "rows", "k", "n", "x", "layer", "backend", "median us", "GMAC/s", "MAC/cyc", "[meas.]", "best us"
+        "{:>6} {:>5} {:>5} {:>2}  {:<20} {:<11} {:>10} {:>8} {:>6} {:>8} {:>9}",
+        "rows", "k", "n", "x", "layer", "backend", "median us", "GMAC/s", "peak", "MAC/cyc", "best us"
     );
-    let per_cycle = |rate: f64, mhz: f64| rate / (mhz * 1e6);
+    let shares = |b: Backend, rate: f64| match peak_of(b) {
+        Some((peak, ghz)) => (format!("{:>5.1}%", 100.0 * rate / peak), format!("{:>8.1}", rate / (ghz * 1e9))),
+        None => (format!("{:>6}", "-"), format!("{:>8}", "-")),
+    };
     for row in &rows {
         let (r, k, n, count, what) = row.shape;
         let rate = (r * k * n) as f64 / row.median;
-        let meas = clock.map(|m| format!("{:>8.1}", per_cycle(rate, m))).unwrap_or_else(|| format!("{:>8}", "-"));
+        let (share, per_cycle) = shares(row.backend, rate);
         println!(
-            "{r:>6} {k:>5} {n:>5} {count:>2}  {what:<20} {:<11} {:>10.1} {:>8.1} {:>8.1} {meas} {:>9.1}",
+            "{r:>6} {k:>5} {n:>5} {count:>2}  {what:<20} {:<11} {:>10.1} {:>8.1} {share} {per_cycle} {:>9.1}",
             row.backend.name(),
             row.median * 1e6,
             rate / 1e9,
-            per_cycle(rate, info),
             row.best * 1e6
         );
     }
@@ -237,13 +261,12 @@ fn main() {
     for &b in &backends {
         let total: f64 = rows.iter().filter(|row| row.backend == b).map(|row| row.median * row.shape.3 as f64).sum();
         let rate = macs / total;
-        let meas = clock.map(|m| format!(" [{:.1}]", per_cycle(rate, m))).unwrap_or_default();
+        let (share, per_cycle) = shares(b, rate);
         println!(
-            "  {:<11} {:>9.1} us {:>7.1} GMAC/s {:>6.1} MAC/cycle{meas}",
+            "  {:<11} {:>9.1} us {:>7.1} GMAC/s {share} of peak {per_cycle} MAC/cycle",
             b.name(),
             total * 1e6,
-            rate / 1e9,
-            per_cycle(rate, info)
+            rate / 1e9
         );
     }
 }

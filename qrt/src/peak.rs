@@ -45,6 +45,32 @@ pub fn macs_per_second(backend: Backend, rounds: u64) -> Option<f64> {
     Some(macs_per_instruction * (CHAINS as u64 * rounds) as f64 / best)
 }
 
+/// The core clock in GHz while `backend`'s instruction keeps its vector units busy, where
+/// it can be measured (as [`macs_per_second`]): many cores run 512-bit (and some 256-bit)
+/// multiply-accumulates at a lower clock than scalar code, so a ceiling of "MACs per cycle
+/// times the scalar clock" overstates what they can do. Each round issues the instruction
+/// on [`CHAINS`] independent accumulators beside four steps of a dependent scalar chain,
+/// `x = (x * c) ^ (x >> 7)` (4 cycles a step: 64-bit multiply latency 3, xor 1, on Zen and
+/// most Intel cores); the chain's 16 cycles outlast the instructions' 6 to 12, so the
+/// round's time counts the chain's cycles at the clock the vector load leaves the core.
+pub fn loaded_ghz(backend: Backend, rounds: u64) -> Option<f64> {
+    if !backend.available() || !matches!(backend, Backend::Avx2 | Backend::AvxVnni | Backend::Avx512Vnni) {
+        return None;
+    }
+    let rounds = rounds.max(1);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let sink = run_clocked(backend, rounds);
+        best = best.min(start.elapsed().as_secs_f64());
+        core::hint::black_box(sink);
+    }
+    Some(CHAIN_CYCLES * rounds as f64 / best / 1e9)
+}
+
+/// Cycles of the scalar chain in one round of [`loaded_ghz`]: four steps of 4.
+const CHAIN_CYCLES: f64 = 16.0;
+
 /// The loop of `backend`'s instruction, `rounds` times; 0 for a backend without one or
 /// that this CPU lacks.
 #[cfg(target_arch = "x86_64")]
@@ -67,6 +93,28 @@ fn run(backend: Backend, rounds: u64) -> i32 {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn run(_: Backend, _: u64) -> i32 {
+    0
+}
+
+/// [`run`] with the scalar chain of [`loaded_ghz`] beside it.
+#[cfg(target_arch = "x86_64")]
+fn run_clocked(backend: Backend, rounds: u64) -> u64 {
+    if !backend.available() {
+        return 0;
+    }
+    // SAFETY: as in `run`.
+    unsafe {
+        match backend {
+            Backend::Avx2 => x86::maddwd_clocked(rounds),
+            Backend::AvxVnni => x86::dpbusd_vex_clocked(rounds),
+            Backend::Avx512Vnni => x86::dpbusd_zmm_clocked(rounds),
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn run_clocked(_: Backend, _: u64) -> u64 {
     0
 }
 
@@ -107,6 +155,58 @@ mod x86 {
             }
         }
         acc.iter().fold(0, |s, &a| s.wrapping_add(lanes(a)))
+    }
+
+    /// Four steps of the dependent scalar chain of `loaded_ghz` (16 cycles).
+    #[inline(always)]
+    fn chain(x: u64, c: u64) -> u64 {
+        let step = |x: u64| x.wrapping_mul(c) ^ (x >> 7);
+        step(step(step(step(x))))
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn maddwd_clocked(rounds: u64) -> u64 {
+        let b = core::hint::black_box(_mm256_set1_epi16(3));
+        let c = core::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
+        let mut x = core::hint::black_box(0x1234_5678_9ABC_DEF1u64);
+        let mut acc = [_mm256_set1_epi16(1); CHAINS];
+        for _ in 0..rounds {
+            for a in &mut acc {
+                *a = _mm256_madd_epi16(*a, b);
+            }
+            x = chain(x, c);
+        }
+        x ^ acc.iter().fold(0, |s: i32, &a| s.wrapping_add(lanes(a))) as u64
+    }
+
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub(super) fn dpbusd_vex_clocked(rounds: u64) -> u64 {
+        let b = core::hint::black_box(_mm256_set1_epi8(5));
+        let c = core::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
+        let mut x = core::hint::black_box(0x1234_5678_9ABC_DEF1u64);
+        let mut acc = [_mm256_set1_epi8(3); CHAINS];
+        for _ in 0..rounds {
+            for a in &mut acc {
+                *a = _mm256_dpbusd_avx_epi32(*a, *a, b);
+            }
+            x = chain(x, c);
+        }
+        x ^ acc.iter().fold(0, |s: i32, &a| s.wrapping_add(lanes(a))) as u64
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(super) fn dpbusd_zmm_clocked(rounds: u64) -> u64 {
+        let b = core::hint::black_box(_mm512_set1_epi8(5));
+        let c = core::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
+        let mut x = core::hint::black_box(0x1234_5678_9ABC_DEF1u64);
+        let mut acc = [_mm512_set1_epi8(3); CHAINS];
+        for _ in 0..rounds {
+            for a in &mut acc {
+                *a = _mm512_dpbusd_epi32(*a, *a, b);
+            }
+            x = chain(x, c);
+        }
+        x ^ acc.iter().fold(0, |s: i32, &a| s.wrapping_add(_mm512_reduce_add_epi32(a))) as u64
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]

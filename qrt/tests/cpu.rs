@@ -34,3 +34,16 @@ fn peak_rates_exist_for_the_x86_dot_product_backends_only() {
         }
     }
 }
+
+#[test]
+fn clocks_under_load_exist_where_peak_rates_do() {
+    for b in Backend::ALL {
+        let ghz = qrt::peak::loaded_ghz(b, 10_000);
+        assert_eq!(ghz.is_some(), qrt::peak::macs_per_second(b, 10).is_some(), "{}", b.name());
+        if let Some(g) = ghz {
+            // 0.05 to 10 GHz brackets every core from an emulator to the fastest boost
+            // clocks; a chain folded away by the compiler would read far above it.
+            assert!((0.05..10.0).contains(&g), "{}: {g} GHz", b.name());
+        }
+    }
+}
