@@ -183,6 +183,16 @@ fn main() {
     let shapes: &[(usize, usize, usize, usize, &str)] = if custom.is_empty() { &SHAPES } else { &custom };
 
     let mut clock = clock_mhz();
+    // Each backend's own peak: its instruction on registers only, and the clock the core
+    // keeps while it runs (512-bit multiplies lower it on many cores), probed between
+    // shapes and kept at the best probe (a shared host only ever slows a probe down, so
+    // the shares below are the lowest the probes allow).
+    let probe = |b: Backend| Some((qrt::peak::macs_per_second(b, 500_000)?, qrt::peak::loaded_ghz(b, 500_000)?));
+    let best = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
+        (Some(a), Some(b)) => Some((a.0.max(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
+    };
+    let mut peaks: Vec<Option<(f64, f64)>> = backends.iter().map(|&b| probe(b)).collect();
     let mut rows = Vec::new();
     for &shape in shapes {
         let (r, k, n, _, _) = shape;
@@ -197,23 +207,15 @@ fn main() {
             let (median, best) = time(&case, b, &mut out, samples, ms);
             rows.push(Row { shape, backend: b, median, best });
         }
+        for (peak, &b) in peaks.iter_mut().zip(&backends) {
+            *peak = best(*peak, probe(b));
+        }
         clock = match (clock, clock_mhz()) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
     }
 
-    // Each backend's own peak: its instruction on registers only, and the clock the core
-    // keeps while it runs (512-bit multiplies lower it on many cores), measured after the
-    // shapes and kept at the best of two probes.
-    let peaks: Vec<Option<(f64, f64)>> = backends
-        .iter()
-        .map(|&b| {
-            let rate = qrt::peak::macs_per_second(b, 2_000_000)?.max(qrt::peak::macs_per_second(b, 2_000_000)?);
-            let ghz = qrt::peak::loaded_ghz(b, 2_000_000)?.max(qrt::peak::loaded_ghz(b, 2_000_000)?);
-            Some((rate, ghz))
-        })
-        .collect();
     let peak_of = |b: Backend| backends.iter().position(|&x| x == b).and_then(|i| peaks[i]);
     if let Some(m) = cpuinfo_mhz() {
         println!("clock: /proc/cpuinfo says {m:.0} MHz");
