@@ -63,6 +63,8 @@ struct Case {
     p: Gemm,
     input: Vec<i8>,
     packed: Vec<i8>,
+    /// Where in `packed` the packed weights lie.
+    packed_at: std::ops::Range<usize>,
     bias: Vec<i32>,
     bias_u8: Vec<i32>,
     multiplier: Vec<i32>,
@@ -74,8 +76,12 @@ impl Case {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (rows * 31 + k * 7 + n) as u64);
         let input: Vec<i8> = (0..rows * k).map(|_| rng.next() as i8).collect();
         let w: Vec<i8> = (0..n * k).map(|_| (rng.next() as i8).max(-127)).collect();
-        let mut packed = vec![0i8; packed_len(k, n)];
-        pack(&w, k, n, &mut packed);
+        // The packed weights start on a cache line, as in an emitted crate's blob.
+        let misalign: usize = std::env::var("MISALIGN").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut packed = vec![0i8; packed_len(k, n) + 64 + misalign];
+        let at = packed.as_ptr().align_offset(64) + misalign;
+        let packed_at = at..at + packed_len(k, n);
+        pack(&w, k, n, &mut packed[packed_at.clone()]);
         let bias: Vec<i32> = (0..n).map(|_| (rng.next() % 20_001) as i32 - 10_000).collect();
         let bias_u8 = (0..n).map(|c| bias_u8(bias[c], &w[c * k..(c + 1) * k])).collect();
         // Multipliers of a trained network's 1x1 layers: well below 1/4.
@@ -87,6 +93,7 @@ impl Case {
             p: Gemm { rows, k, n, input_stride: k, output_stride: n, output },
             input,
             packed,
+            packed_at,
             bias,
             bias_u8,
             multiplier: requants.iter().map(|r| r.multiplier).collect(),
@@ -97,7 +104,7 @@ impl Case {
     fn run(&self, b: Backend, out: &mut [i8]) {
         let q =
             GemmQuant { bias: &self.bias, bias_u8: &self.bias_u8, multiplier: &self.multiplier, shift: &self.shift };
-        gemm_on(b, &self.p, &self.input, &self.packed, &q, out);
+        gemm_on(b, &self.p, &self.input, &self.packed[self.packed_at.clone()], &q, out);
     }
 }
 

@@ -1,14 +1,15 @@
 //! Typed views into a model's weight blob (the bytes of `weights.bin`, embedded with
-//! `include_bytes!` in 16-byte aligned storage). int32 values are little-endian.
+//! `include_bytes!` in 64-byte aligned storage, so that the compiler's cache-line offsets
+//! are cache lines in memory). int32 values are little-endian.
 
 // The views below reinterpret the blob's bytes in place, which reads int32 values as
 // little-endian only on a little-endian target.
 #[cfg(target_endian = "big")]
 compile_error!("qrt reads its little-endian weight blob in place and supports little-endian targets only");
 
-/// 16-byte aligned storage for an embedded blob: `&Aligned(*include_bytes!("weights.bin"))`
+/// 64-byte aligned storage for an embedded blob: `&Aligned(*include_bytes!("weights.bin"))`
 /// coerces to `&Aligned<[u8]>`.
-#[repr(C, align(16))]
+#[repr(C, align(64))]
 pub struct Aligned<T: ?Sized>(pub T);
 
 /// `len` int8 values at byte `offset`.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 /// What the generated module refers to the blob by, and how it gates `std`.
 pub struct Paths {
-    /// Expression of type `&'static [u8]` holding the weight blob (16-byte aligned).
+    /// Expression of type `&'static [u8]` holding the weight blob (64-byte aligned).
     pub blob: TokenStream,
     /// How the items that need `std` (the `Model` type) are gated.
     pub std_gate: StdGate,

@@ -53,7 +53,7 @@ impl QTensor {
 /// A slice of the weight blob: `len` elements starting at byte `offset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlobRef {
-    /// Byte offset (16-byte aligned).
+    /// Byte offset (64-byte aligned for int8 arrays, 16 for int32).
     pub offset: usize,
     /// Number of elements.
     pub len: usize,
@@ -227,7 +227,8 @@ pub struct Program {
     pub input: QTensorId,
     /// The model output (ONNX order).
     pub output: QTensorId,
-    /// Weights, biases, multipliers and shifts, little-endian, 16-byte aligned chunks.
+    /// Weights, biases, multipliers and shifts, little-endian: int8 arrays on 64-byte
+    /// lines, int32 arrays on 16-byte boundaries.
     pub blob: Vec<u8>,
     /// Arena bytes the plan needs.
     pub arena_bytes: usize,
