@@ -102,8 +102,9 @@ fn check(
 
     // Banded, on the selected backend: bands of 1 pixel, of a few, of a number that does
     // not divide the pixels, of more than a row tile, and the whole matrix at once.
-    // Rows in the scratch are whole groups of 4 apart; the bytes between are left as the
-    // scratch held them (0x55 here) and must add nothing.
+    // Rows in the scratch are whole groups of 4 apart; the bytes between hold what the
+    // scratch held (0x55 here) or what the gather's wide copies left there, and must add
+    // nothing.
     let banded = Im2colGemm { gather: g, gemm: p };
     let kp = kk.next_multiple_of(4);
     assert_eq!(banded.row_stride(), kp);
@@ -197,6 +198,78 @@ fn dense_convolutions_through_im2col() {
             for zp in [-128, 0, 100] {
                 seed += 1;
                 check(h, w, c, m, k, stride, dil, pads, zp, seed);
+            }
+        }
+    }
+}
+
+/// The window of pixel `(oy, ox)`, tap by tap: the definition [`qrt::im2col::gather`]
+/// must match.
+fn window(g: &Im2col, input: &[i8], oy: usize, ox: usize) -> Vec<i8> {
+    let mut taps = Vec::with_capacity(g.row_len());
+    for ky in 0..g.kernel_h {
+        for kx in 0..g.kernel_w {
+            let iy = (oy * g.stride_h + ky * g.dilation_h) as isize - g.pad_top as isize;
+            let ix = (ox * g.stride_w + kx * g.dilation_w) as isize - g.pad_left as isize;
+            let inside = (0..g.in_h as isize).contains(&iy) && (0..g.in_w as isize).contains(&ix);
+            for c in 0..g.in_c {
+                taps.push(if inside { input[(iy as usize * g.in_w + ix as usize) * g.in_c + c] } else { g.zero_point });
+            }
+        }
+    }
+    taps
+}
+
+#[test]
+fn gathered_windows_equal_the_taps_for_every_band() {
+    // Kernel rows of 9, 15, 16 and 21 bytes (moved as 16- and 32-byte blocks inside the
+    // input) and of 64 (moved kernel row by kernel row), bands that start and end anywhere.
+    let mut rng = Rng::new(77);
+    for (h, w, c, k, stride, pad) in [
+        (16, 16, 3, 3, 2, 1),
+        (9, 7, 3, 5, 1, 2),
+        (6, 6, 16, 1, 1, 0),
+        (12, 13, 3, 7, 2, 3),
+        (5, 5, 64, 3, 1, 1),
+        (4, 20, 3, 3, 1, 0),
+    ] {
+        let out_h = (h + 2 * pad - k) / stride + 1;
+        let out_w = (w + 2 * pad - k) / stride + 1;
+        let g = Im2col {
+            in_h: h,
+            in_w: w,
+            in_c: c,
+            out_h,
+            out_w,
+            kernel_h: k,
+            kernel_w: k,
+            stride_h: stride,
+            stride_w: stride,
+            dilation_h: 1,
+            dilation_w: 1,
+            pad_top: pad,
+            pad_left: pad,
+            zero_point: -7,
+        };
+        let input: Vec<i8> = (0..h * w * c).map(|_| rng.next_u64() as i8).collect();
+        let len = g.row_len();
+        let pixels = out_h * out_w;
+        for band in [1, 2, 3, 7, out_w, out_w + 1, pixels] {
+            let mut first = 0;
+            while first < pixels {
+                let count = band.min(pixels - first);
+                let mut got = vec![0x55i8; count * len];
+                qrt::im2col::gather(&g, &input, first, &mut got);
+                for (i, row) in got.chunks_exact(len).enumerate() {
+                    let (oy, ox) = ((first + i) / out_w, (first + i) % out_w);
+                    assert_eq!(
+                        row,
+                        window(&g, &input, oy, ox),
+                        "{h}x{w}x{c} k{k} s{stride}: pixel {} of band {band}",
+                        first + i
+                    );
+                }
+                first += count;
             }
         }
     }
