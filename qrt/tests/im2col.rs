@@ -15,6 +15,34 @@ use qrt::threads::Pool;
 mod common;
 use common::Rng;
 
+/// A gather with a square kernel: `(kernel, stride, dilation)` the same both ways.
+fn square(
+    h: usize,
+    w: usize,
+    c: usize,
+    (out_h, out_w): (usize, usize),
+    (k, stride, dil): (usize, usize, usize),
+    (pad_top, pad_left): (usize, usize),
+    zero_point: i8,
+) -> Im2col {
+    Im2col {
+        in_h: h,
+        in_w: w,
+        in_c: c,
+        out_h,
+        out_w,
+        kernel_h: k,
+        kernel_w: k,
+        stride_h: stride,
+        stride_w: stride,
+        dilation_h: dil,
+        dilation_w: dil,
+        pad_top,
+        pad_left,
+        zero_point,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check(
     h: usize,
@@ -71,22 +99,7 @@ fn check(
         &mut expected,
     );
 
-    let g = Im2col {
-        in_h: h,
-        in_w: w,
-        in_c: c,
-        out_h,
-        out_w,
-        kernel_h: k,
-        kernel_w: k,
-        stride_h: stride,
-        stride_w: stride,
-        dilation_h: dil,
-        dilation_w: dil,
-        pad_top: pads[0],
-        pad_left: pads[1],
-        zero_point: zp as i8,
-    };
+    let g = square(h, w, c, (out_h, out_w), (k, stride, dil), (pads[0], pads[1]), zp as i8);
     let mut cols = vec![0i8; out_h * out_w * kk];
     im2col(&g, &input, &mut cols);
     let mut packed = vec![0i8; packed_len(kk, m)];
@@ -235,22 +248,7 @@ fn gathered_windows_equal_the_taps_for_every_band() {
     ] {
         let out_h = (h + 2 * pad - k) / stride + 1;
         let out_w = (w + 2 * pad - k) / stride + 1;
-        let g = Im2col {
-            in_h: h,
-            in_w: w,
-            in_c: c,
-            out_h,
-            out_w,
-            kernel_h: k,
-            kernel_w: k,
-            stride_h: stride,
-            stride_w: stride,
-            dilation_h: 1,
-            dilation_w: 1,
-            pad_top: pad,
-            pad_left: pad,
-            zero_point: -7,
-        };
+        let g = square(h, w, c, (out_h, out_w), (k, stride, 1), (pad, pad), -7);
         let input: Vec<i8> = (0..h * w * c).map(|_| rng.next_u64() as i8).collect();
         let len = g.row_len();
         let pixels = out_h * out_w;
