@@ -2,23 +2,29 @@
 //! every tensor fits in the arena, offsets are aligned, and the arena is at least the lower
 //! bound (checked pairwise here, independently of the planner's own bookkeeping).
 
-use qforge::calib::{self, Observer};
+use qforge::calib::{self, Observer, Stats};
 use qforge::frontend::{build_graph, onnx};
-use qforge::ir::Array;
+use qforge::ir::{Array, Graph};
 use qforge::quant::plan::{self, lifetimes, ALIGN};
-use qforge::quant::Program;
+use qforge::quant::{fuse, Kernel, Program};
 use qforge::sim::Simulator;
 use qforge_tests::models;
 use qforge_tests::rng::Rng;
 
-/// The default program of a test model, calibrated on two random samples.
-fn program(name: &str, bytes: Vec<u8>, shape: &[usize]) -> Program {
+/// The optimized graph of a test model and its statistics from two random samples.
+fn graph(name: &str, bytes: Vec<u8>, shape: &[usize]) -> (Graph, Stats) {
     let mut g = build_graph(onnx::from_bytes(&bytes, name).expect("read")).expect("build");
     qforge::passes::optimize(&mut g).expect("optimize");
     let mut rng = Rng::new(3);
     let len: usize = shape.iter().product();
     let samples: Vec<Array> = (0..2).map(|_| Array::new(shape.to_vec(), rng.normals(len, 1.0))).collect();
     let stats = calib::calibrate(&g, &samples, Observer::MinMax, false).expect("calibrate");
+    (g, stats)
+}
+
+/// The default program of a test model, calibrated on two random samples.
+fn program(name: &str, bytes: Vec<u8>, shape: &[usize]) -> Program {
+    let (g, stats) = graph(name, bytes, shape);
     qforge::quant::quantize(&g, &stats, "stats").expect("quantize")
 }
 
@@ -101,6 +107,44 @@ fn the_arena_placed_for_two_threads_hands_over_fewer_lines() {
     let report = qforge::pipeline::check_budgets(&mut squeezed, &budgets).expect("fits");
     assert_eq!((squeezed.arena_bytes, report.arena_bytes), (least.arena_bytes, least.arena_bytes));
     assert!(squeezed.steps == p.steps, "the budget changed the steps");
+}
+
+/// The fused steps' scratch widened for two threads (`fuse::widen_for_threads`): the lower
+/// bound stays where it was, every widened step gives each of two bands its rows plus one
+/// within the default scratch, some step is widened, and the bytes are those of the
+/// program without it, on one thread and two.
+#[test]
+fn scratch_widened_for_threads_keeps_the_lower_bound_and_the_bytes() {
+    let (bytes, shape) = (models::mobilenet_v2(112, 10), [1, 3, 112, 112]);
+    let (g, stats) = graph("mobilenet_v2_112", bytes, &shape);
+    let wide = qforge::quant::quantize(&g, &stats, "stats").expect("quantize");
+    let mut narrow = qforge::quant::lower(&g, &stats, "stats").expect("lower");
+    fuse::expand_depthwise(&mut narrow);
+    fuse::depthwise_project(&mut narrow);
+    plan::plan_for_threads(&mut narrow);
+    assert_eq!(wide.arena_lower_bound, narrow.arena_lower_bound);
+    let mut widened = 0;
+    for (a, b) in wide.steps.iter().zip(&narrow.steps) {
+        if let (Kernel::DepthwiseProject { layers, scratch: s, .. }, Kernel::DepthwiseProject { scratch: t, .. }) =
+            (&a.kernel, &b.kernel)
+        {
+            let (have, had) = (wide.tensors[*s].len(), narrow.tensors[*t].len());
+            assert!(have >= had, "{}: scratch shrank", a.node);
+            if have > had {
+                widened += 1;
+                let band = (layers.dw.out_h.div_ceil(2) + 1) * layers.min_scratch();
+                assert!(have / 2 >= band, "{}: {have} bytes of scratch for bands of {band}", a.node);
+                assert!(have <= qrt::fused_project::DEFAULT_SCRATCH, "{}: {have} bytes of scratch", a.node);
+            }
+        }
+    }
+    assert!(widened > 0, "no step widened");
+    let mut rng = Rng::new(12);
+    for threads in [1, 2] {
+        let (mut a, mut b) = (Simulator::with_threads(&wide, threads), Simulator::with_threads(&narrow, threads));
+        let x = a.quantize_input(&rng.normals(3 * 112 * 112, 1.0));
+        assert_eq!(a.run_int8(&x), b.run_int8(&x), "{threads} thread(s)");
+    }
 }
 
 /// The memory report (`qforge::memory::MemoryPlan`) recounted from the program: live bytes

@@ -47,6 +47,7 @@ pub fn quantize(g: &Graph, stats: &Stats, stats_source: &str) -> Result<Program>
     let mut p = lower(g, stats, stats_source)?;
     fuse::expand_depthwise(&mut p);
     fuse::depthwise_project(&mut p);
+    fuse::widen_for_threads(&mut p, fuse::PLANNED_THREADS);
     plan::plan_for_threads(&mut p);
     Ok(p)
 }
