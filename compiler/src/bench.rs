@@ -138,24 +138,11 @@ impl Ceiling {
     }
 }
 
-/// The core clock in GHz, measured: a chain of dependent `x = (x * c) ^ (x >> 7)` steps
-/// costs 4 cycles each (64-bit multiply latency 3, xor 1, on Zen and most x86 cores; the
-/// xor keeps the compiler from folding the multiplies together). Virtual machines often
-/// report a nominal clock in `/proc/cpuinfo` well below the boost clock the kernels run at.
+/// The core clock in GHz on scalar code, measured ([`qrt::peak::scalar_ghz`]: a chain of
+/// dependent multiplies). Virtual machines often report a nominal clock in `/proc/cpuinfo`
+/// well below the boost clock the kernels run at.
 pub fn measure_ghz() -> f64 {
-    let steps = 20_000_000u64;
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let c = std::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
-        let mut x = std::hint::black_box(0x1234_5678_9ABC_DEF1u64);
-        let t = std::time::Instant::now();
-        for _ in 0..steps {
-            x = x.wrapping_mul(c) ^ (x >> 7);
-        }
-        std::hint::black_box(x);
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    4.0 * steps as f64 / best / 1e9
+    qrt::peak::scalar_ghz()
 }
 
 /// The clock from `/proc/cpuinfo` in GHz, if it says.

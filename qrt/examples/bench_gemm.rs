@@ -139,25 +139,10 @@ fn cpuinfo_mhz() -> Option<f64> {
     line.split(':').nth(1)?.trim().parse().ok()
 }
 
-/// The core clock in MHz from a chain of dependent `x = (x * c) ^ (x >> 7)` steps, 4 cycles
-/// each (64-bit multiply latency 3, xor 1), the fastest of five runs. (A chain of
-/// additions of an immediate is no clock on Intel cores since Golden Cove, whose renamer
-/// folds such additions: it measured 21 GHz there.)
+/// The core clock in MHz on scalar code ([`qrt::peak::scalar_ghz`]).
 #[cfg(target_arch = "x86_64")]
 fn clock_mhz() -> Option<f64> {
-    (0..5)
-        .map(|_| {
-            let steps: u64 = 20_000_000;
-            let c = std::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
-            let mut x = std::hint::black_box(0x1234_5678_9ABC_DEF1u64);
-            let s = Instant::now();
-            for _ in 0..steps {
-                x = x.wrapping_mul(c) ^ (x >> 7);
-            }
-            std::hint::black_box(x);
-            4.0 * steps as f64 / s.elapsed().as_secs_f64() / 1e6
-        })
-        .reduce(f64::max)
+    Some(qrt::peak::scalar_ghz() * 1e3)
 }
 
 #[cfg(not(target_arch = "x86_64"))]

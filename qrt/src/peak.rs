@@ -35,86 +35,92 @@ pub fn macs_per_second(backend: Backend, rounds: u64) -> Option<f64> {
         _ => return None,
     };
     let rounds = rounds.max(1);
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let start = Instant::now();
-        let sink = run(backend, rounds);
-        best = best.min(start.elapsed().as_secs_f64());
-        core::hint::black_box(sink);
-    }
-    Some(macs_per_instruction * (CHAINS as u64 * rounds) as f64 / best)
+    Some(macs_per_instruction * (CHAINS as u64 * rounds) as f64 / best_seconds(|| run::<false>(backend, rounds)))
 }
 
 /// The core clock in GHz while `backend`'s instruction keeps its vector units busy, where
 /// it can be measured (as [`macs_per_second`]): many cores run 512-bit (and some 256-bit)
 /// multiply-accumulates at a lower clock than scalar code, so a ceiling of "MACs per cycle
 /// times the scalar clock" overstates what they can do. Each round issues the instruction
-/// on [`CHAINS`] independent accumulators beside four steps of a dependent scalar chain,
-/// `x = (x * c) ^ (x >> 7)` (4 cycles a step: 64-bit multiply latency 3, xor 1, on Zen and
-/// most Intel cores); the chain's 16 cycles outlast the instructions' 6 to 12, so the
+/// on [`CHAINS`] independent accumulators beside four steps of the dependent chain of
+/// [`scalar_ghz`]; the chain's 16 cycles outlast the instructions' 6 to 12, so the
 /// round's time counts the chain's cycles at the clock the vector load leaves the core.
 pub fn loaded_ghz(backend: Backend, rounds: u64) -> Option<f64> {
     if !backend.available() || !matches!(backend, Backend::Avx2 | Backend::AvxVnni | Backend::Avx512Vnni) {
         return None;
     }
     let rounds = rounds.max(1);
+    Some((CHAIN_STEPS * STEP_CYCLES) as f64 * rounds as f64 / best_seconds(|| run::<true>(backend, rounds)) / 1e9)
+}
+
+/// The core clock in GHz on scalar code: a chain of dependent `x = (x * c) ^ (x >> 7)`
+/// steps costs [`STEP_CYCLES`] each (64-bit multiply latency 3, xor 1, on Zen and most x86
+/// cores; the xor keeps the compiler from folding the multiplies together). Virtual
+/// machines often report a nominal clock in `/proc/cpuinfo` well below the boost clock the
+/// kernels run at. (A chain of additions of an immediate is no clock on Intel cores since
+/// Golden Cove, whose renamer folds such additions: it measured 21 GHz there.)
+pub fn scalar_ghz() -> f64 {
+    let steps = 20_000_000u64;
+    let seconds = best_seconds(|| {
+        let c = core::hint::black_box(MIX);
+        let mut x = core::hint::black_box(SEED);
+        for _ in 0..steps {
+            x = step(x, c);
+        }
+        x
+    });
+    (STEP_CYCLES as u64 * steps) as f64 / seconds / 1e9
+}
+
+/// One step of the dependent scalar chain.
+#[inline(always)]
+fn step(x: u64, c: u64) -> u64 {
+    x.wrapping_mul(c) ^ (x >> 7)
+}
+
+/// Cycles of one [`step`].
+const STEP_CYCLES: usize = 4;
+/// Steps of the chain in one round of [`loaded_ghz`].
+const CHAIN_STEPS: usize = 4;
+/// The chain's multiplier and start.
+const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
+const SEED: u64 = 0x1234_5678_9ABC_DEF1;
+
+/// The fastest of five runs of `f`, in seconds (a shared core only ever slows a run down).
+fn best_seconds(f: impl Fn() -> u64) -> f64 {
     let mut best = f64::MAX;
     for _ in 0..5 {
         let start = Instant::now();
-        let sink = run_clocked(backend, rounds);
+        let sink = f();
         best = best.min(start.elapsed().as_secs_f64());
         core::hint::black_box(sink);
     }
-    Some(CHAIN_CYCLES * rounds as f64 / best / 1e9)
+    best
 }
 
-/// Cycles of the scalar chain in one round of [`loaded_ghz`]: four steps of 4.
-const CHAIN_CYCLES: f64 = 16.0;
-
-/// The loop of `backend`'s instruction, `rounds` times; 0 for a backend without one or
-/// that this CPU lacks.
+/// The loop of `backend`'s instruction, `rounds` times, with [`CHAIN_STEPS`] steps of the
+/// scalar chain beside each round if `CLOCKED`; 0 for a backend without one or that this
+/// CPU lacks.
 #[cfg(target_arch = "x86_64")]
-fn run(backend: Backend, rounds: u64) -> i32 {
+fn run<const CLOCKED: bool>(backend: Backend, rounds: u64) -> u64 {
     if !backend.available() {
         return 0;
     }
     // SAFETY (every arm): each function needs only the features that `available()` just
     // confirmed for its backend (AVX2; AVX2 + AVX-VNNI; AVX-512 F/BW/VL/VNNI), and touches
-    // registers only.
+    // registers and locals only.
     unsafe {
         match backend {
-            Backend::Avx2 => x86::maddwd(rounds),
-            Backend::AvxVnni => x86::dpbusd_vex(rounds),
-            Backend::Avx512Vnni => x86::dpbusd_zmm(rounds),
+            Backend::Avx2 => x86::maddwd::<CLOCKED>(rounds),
+            Backend::AvxVnni => x86::dpbusd_vex::<CLOCKED>(rounds),
+            Backend::Avx512Vnni => x86::dpbusd_zmm::<CLOCKED>(rounds),
             _ => 0,
         }
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn run(_: Backend, _: u64) -> i32 {
-    0
-}
-
-/// [`run`] with the scalar chain of [`loaded_ghz`] beside it.
-#[cfg(target_arch = "x86_64")]
-fn run_clocked(backend: Backend, rounds: u64) -> u64 {
-    if !backend.available() {
-        return 0;
-    }
-    // SAFETY: as in `run`.
-    unsafe {
-        match backend {
-            Backend::Avx2 => x86::maddwd_clocked(rounds),
-            Backend::AvxVnni => x86::dpbusd_vex_clocked(rounds),
-            Backend::Avx512Vnni => x86::dpbusd_zmm_clocked(rounds),
-            _ => 0,
-        }
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn run_clocked(_: Backend, _: u64) -> u64 {
+fn run<const CLOCKED: bool>(_: Backend, _: u64) -> u64 {
     0
 }
 
@@ -122,7 +128,7 @@ fn run_clocked(_: Backend, _: u64) -> u64 {
 mod x86 {
     use core::arch::x86_64::*;
 
-    use super::CHAINS;
+    use super::{step, CHAINS, CHAIN_STEPS, MIX, SEED};
 
     /// The sum of the lanes of `v`, so the chains' results are used.
     #[target_feature(enable = "avx2")]
@@ -133,91 +139,43 @@ mod x86 {
         out.iter().fold(0, |a, &b| a.wrapping_add(b))
     }
 
-    #[target_feature(enable = "avx2")]
-    pub(super) fn maddwd(rounds: u64) -> i32 {
-        let b = core::hint::black_box(_mm256_set1_epi16(3));
-        let mut acc = [_mm256_set1_epi16(1); CHAINS];
-        for _ in 0..rounds {
-            for a in &mut acc {
-                *a = _mm256_madd_epi16(*a, b);
-            }
-        }
-        acc.iter().fold(0, |s, &a| s.wrapping_add(lanes(a)))
-    }
-
-    #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) fn dpbusd_vex(rounds: u64) -> i32 {
-        let b = core::hint::black_box(_mm256_set1_epi8(5));
-        let mut acc = [_mm256_set1_epi8(3); CHAINS];
-        for _ in 0..rounds {
-            for c in &mut acc {
-                *c = _mm256_dpbusd_avx_epi32(*c, *c, b);
-            }
-        }
-        acc.iter().fold(0, |s, &a| s.wrapping_add(lanes(a)))
-    }
-
-    /// Four steps of the dependent scalar chain of `loaded_ghz` (16 cycles).
+    /// `rounds` rounds of `op` on each of [`CHAINS`] accumulators starting at `init`, with
+    /// [`CHAIN_STEPS`] steps of the scalar chain beside each round if `CLOCKED`; the
+    /// accumulators summed by `sum` and the chain's end, mixed into one value so that
+    /// neither is optimised away.
     #[inline(always)]
-    fn chain(x: u64, c: u64) -> u64 {
-        let step = |x: u64| x.wrapping_mul(c) ^ (x >> 7);
-        step(step(step(step(x))))
+    fn rounds<const CLOCKED: bool, V: Copy>(rounds: u64, init: V, op: impl Fn(V) -> V, sum: impl Fn(V) -> i32) -> u64 {
+        let c = core::hint::black_box(MIX);
+        let mut x = core::hint::black_box(SEED);
+        let mut acc = [init; CHAINS];
+        for _ in 0..rounds {
+            for a in &mut acc {
+                *a = op(*a);
+            }
+            if CLOCKED {
+                for _ in 0..CHAIN_STEPS {
+                    x = step(x, c);
+                }
+            }
+        }
+        x ^ acc.iter().fold(0i32, |s, &a| s.wrapping_add(sum(a))) as u32 as u64
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) fn maddwd_clocked(rounds: u64) -> u64 {
+    pub(super) fn maddwd<const CLOCKED: bool>(n: u64) -> u64 {
         let b = core::hint::black_box(_mm256_set1_epi16(3));
-        let c = core::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
-        let mut x = core::hint::black_box(0x1234_5678_9ABC_DEF1u64);
-        let mut acc = [_mm256_set1_epi16(1); CHAINS];
-        for _ in 0..rounds {
-            for a in &mut acc {
-                *a = _mm256_madd_epi16(*a, b);
-            }
-            x = chain(x, c);
-        }
-        x ^ acc.iter().fold(0, |s: i32, &a| s.wrapping_add(lanes(a))) as u64
+        rounds::<CLOCKED, _>(n, _mm256_set1_epi16(1), |a| _mm256_madd_epi16(a, b), |a| lanes(a))
     }
 
     #[target_feature(enable = "avx2,avxvnni")]
-    pub(super) fn dpbusd_vex_clocked(rounds: u64) -> u64 {
+    pub(super) fn dpbusd_vex<const CLOCKED: bool>(n: u64) -> u64 {
         let b = core::hint::black_box(_mm256_set1_epi8(5));
-        let c = core::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
-        let mut x = core::hint::black_box(0x1234_5678_9ABC_DEF1u64);
-        let mut acc = [_mm256_set1_epi8(3); CHAINS];
-        for _ in 0..rounds {
-            for a in &mut acc {
-                *a = _mm256_dpbusd_avx_epi32(*a, *a, b);
-            }
-            x = chain(x, c);
-        }
-        x ^ acc.iter().fold(0, |s: i32, &a| s.wrapping_add(lanes(a))) as u64
+        rounds::<CLOCKED, _>(n, _mm256_set1_epi8(3), |a| _mm256_dpbusd_avx_epi32(a, a, b), |a| lanes(a))
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub(super) fn dpbusd_zmm_clocked(rounds: u64) -> u64 {
+    pub(super) fn dpbusd_zmm<const CLOCKED: bool>(n: u64) -> u64 {
         let b = core::hint::black_box(_mm512_set1_epi8(5));
-        let c = core::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
-        let mut x = core::hint::black_box(0x1234_5678_9ABC_DEF1u64);
-        let mut acc = [_mm512_set1_epi8(3); CHAINS];
-        for _ in 0..rounds {
-            for a in &mut acc {
-                *a = _mm512_dpbusd_epi32(*a, *a, b);
-            }
-            x = chain(x, c);
-        }
-        x ^ acc.iter().fold(0, |s: i32, &a| s.wrapping_add(_mm512_reduce_add_epi32(a))) as u64
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub(super) fn dpbusd_zmm(rounds: u64) -> i32 {
-        let b = core::hint::black_box(_mm512_set1_epi8(5));
-        let mut acc = [_mm512_set1_epi8(3); CHAINS];
-        for _ in 0..rounds {
-            for c in &mut acc {
-                *c = _mm512_dpbusd_epi32(*c, *c, b);
-            }
-        }
-        acc.iter().fold(0, |s, &a| s.wrapping_add(_mm512_reduce_add_epi32(a)))
+        rounds::<CLOCKED, _>(n, _mm512_set1_epi8(3), |a| _mm512_dpbusd_epi32(a, a, b), |a| _mm512_reduce_add_epi32(a))
     }
 }
