@@ -150,6 +150,15 @@ fn clock_mhz() -> Option<f64> {
     None
 }
 
+/// The higher of two probes, either of which may be missing (a shared host only ever slows
+/// a probe down).
+fn higher(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// One measured line.
 struct Row {
     shape: (usize, usize, usize, usize, &'static str),
@@ -179,12 +188,15 @@ fn main() {
     // keeps while it runs (512-bit multiplies lower it on many cores), probed between
     // shapes and kept at the best probe (a shared host only ever slows a probe down, so
     // the shares below are the lowest the probes allow).
-    let probe = |b: Backend| Some((qrt::peak::macs_per_second(b, 500_000)?, qrt::peak::loaded_ghz(b, 500_000)?));
-    let best = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
-        (Some(a), Some(b)) => Some((a.0.max(b.0), a.1.max(b.1))),
-        (a, b) => a.or(b),
+    let mut rates: Vec<Option<f64>> = vec![None; backends.len()];
+    let mut loaded: Vec<Option<f64>> = vec![None; backends.len()];
+    let mut probe = || {
+        for (i, &b) in backends.iter().enumerate() {
+            rates[i] = higher(rates[i], qrt::peak::macs_per_second(b, 500_000));
+            loaded[i] = higher(loaded[i], qrt::peak::loaded_ghz(b, 500_000));
+        }
     };
-    let mut peaks: Vec<Option<(f64, f64)>> = backends.iter().map(|&b| probe(b)).collect();
+    probe();
     let mut rows = Vec::new();
     for &shape in shapes {
         let (r, k, n, _, _) = shape;
@@ -199,14 +211,10 @@ fn main() {
             let (median, best) = time(&case, b, &mut out, samples, ms);
             rows.push(Row { shape, backend: b, median, best });
         }
-        for (peak, &b) in peaks.iter_mut().zip(&backends) {
-            *peak = best(*peak, probe(b));
-        }
-        clock = match (clock, clock_mhz()) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        probe();
+        clock = higher(clock, clock_mhz());
     }
+    let peaks: Vec<Option<(f64, f64)>> = rates.iter().zip(&loaded).map(|(r, g)| r.zip(*g)).collect();
 
     let peak_of = |b: Backend| backends.iter().position(|&x| x == b).and_then(|i| peaks[i]);
     if let Some(m) = cpuinfo_mhz() {
