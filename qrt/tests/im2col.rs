@@ -246,8 +246,7 @@ fn gathered_windows_equal_the_taps_for_every_band() {
         (5, 5, 64, 3, 1, 1),
         (4, 20, 3, 3, 1, 0),
     ] {
-        let out_h = (h + 2 * pad - k) / stride + 1;
-        let out_w = (w + 2 * pad - k) / stride + 1;
+        let (out_h, out_w) = common::out_size(h, w, k, stride, pad);
         let g = square(h, w, c, (out_h, out_w), (k, stride, 1), (pad, pad), -7);
         let input: Vec<i8> = (0..h * w * c).map(|_| rng.next_u64() as i8).collect();
         let len = g.row_len();

@@ -78,8 +78,7 @@ fn depthwise_bands_match_one_thread() {
             (5, 5, 8, 5, 2, 2),
             (16, 16, 32, 3, 1, 1),
         ] {
-            let out_h = (h + 2 * pad - k) / stride + 1;
-            let out_w = (w + 2 * pad - k) / stride + 1;
+            let (out_h, out_w) = common::out_size(h, w, k, stride, pad);
             let input = rng.activations(h * w * c);
             let wts: Vec<i8> = rng.activations(c * k * k).into_iter().map(|v| v.max(-127)).collect();
             let mut packed = vec![0; depthwise::packed_len(k, k, c)];

@@ -129,3 +129,9 @@ pub fn requants(rng: &mut Rng, len: usize) -> (Vec<i32>, Vec<i32>) {
         })
         .unzip()
 }
+
+/// Output height and width of a square `k` x `k` window at `stride` over an `h` x `w`
+/// input padded by `pad` on every side.
+pub fn out_size(h: usize, w: usize, k: usize, stride: usize, pad: usize) -> (usize, usize) {
+    ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1)
+}
