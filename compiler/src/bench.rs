@@ -344,9 +344,13 @@ pub fn render(
         let names = step_names(p);
         let total: u64 = t.layers.iter().sum::<u64>().max(1);
         let per_cycle = ceiling.of(&t.backend);
+        // Columns as wide as the longest name and op (a fused step's op reads like
+        // "Conv+Relu6 then Conv then Add").
+        let name_w = names.iter().map(|n| n.to_string().len()).max().unwrap_or(0).max(34);
+        let op_w = p.steps.iter().map(|s| s.op.len()).max().unwrap_or(0).max(16);
         let _ = writeln!(
             out,
-            "\nper layer ({}):\n{:<4} {:<34} {:<16} {:>11} {:>9} {:>7} {:>8} {:>8}",
+            "\nper layer ({}):\n{:<4} {:<name_w$} {:<op_w$} {:>11} {:>9} {:>7} {:>8} {:>8}",
             t.backend, "#", "layer", "op", "MACs", "us", "share", "GMAC/s", "ceiling"
         );
         // A step run in the job of the step before shows there: its own time is nil.
@@ -370,7 +374,8 @@ pub fn render(
                 let time = *ns as f64 / 1e3;
                 (macs[i], format!("{time:>9.1} {:>6.1}% {gmacs:>8.1} {share:>8}", 100.0 * *ns as f64 / total as f64))
             };
-            let _ = writeln!(out, "{:<4} {:<34} {:<16} {shown:>11} {tail}", i + 1, names[i].to_string(), step.op);
+            let _ =
+                writeln!(out, "{:<4} {:<name_w$} {:<op_w$} {shown:>11} {tail}", i + 1, names[i].to_string(), step.op);
         }
         let mut by_op: Vec<(String, u64, u64)> = Vec::new();
         for ((step, ns), &m) in p.steps.iter().zip(&t.layers).zip(&macs) {

@@ -69,6 +69,12 @@ fn bench_prints_every_table_and_the_paired_ratio() {
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r[0], (i + 1).to_string(), "{text}");
     }
+    // The MACs column lines up under its header, however long a layer's name or op.
+    let macs_end = lines[start - 1].find("MACs").expect("MACs header") + "MACs".len();
+    for l in lines[start..].iter().take(layers) {
+        let b = l.as_bytes();
+        assert!(b[macs_end - 1].is_ascii_digit() && b[macs_end] == b' ', "MACs column misaligned:\n{text}");
+    }
     let share = |s: &str| s.strip_suffix('%').and_then(|s| s.parse::<f64>().ok()).expect(s);
     let total: f64 = rows.iter().map(|r| share(r[r.len() - 3])).sum();
     assert!((total - 100.0).abs() < 0.1 * layers as f64, "per-layer shares add to {total}:\n{text}");
