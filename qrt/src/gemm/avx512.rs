@@ -172,7 +172,9 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
                 // The weights to prefetch while this chunk runs: the panel's next chunk,
                 // or after its last chunk of the last row block, the next panel's first
                 // (the same groups of the blocks `nb` further on), at most `nb` blocks of it.
-                let (ahead, ahead_blocks) = if job.rows <= 2 {
+                // Short reductions (`reduce`, which does not prefetch) and one- or two-row
+                // GEMMs get none.
+                let (ahead, ahead_blocks) = if job.rows <= 2 || job.k < FLIP_AHEAD_MIN_K {
                     (0, 0)
                 } else if c + 1 < chunks {
                     ((per_chunk * 64) as isize, nb)
@@ -293,9 +295,8 @@ fn block_quant(q: &GemmQuant<'_>, block: usize, in_panel: usize, n: usize, bound
         (s, s)
     };
     let z = bounds.zero_point;
-    // Only read on the fast path, where every shift is in `[33, 62]`.
-    let max_shift = (_mm512_reduce_max_epi32(s) - 32).clamp(0, 63);
-    let fold = fast && ((z.unsigned_abs() as u64) << max_shift) < (1 << 29);
+    // On the fast path every shift is in `[33, 62]`, so `max - 32` is a valid shift count.
+    let fold = fast && ((z.unsigned_abs() as u64) << (_mm512_reduce_max_epi32(s) - 32)) < (1 << 29);
     let round_z = if fold { _mm512_add_epi32(round, _mm512_sllv_epi32(_mm512_set1_epi32(z), shift)) } else { round };
     let m_odd = _mm512_srli_epi64::<32>(m_even);
     let s_even = _mm512_and_si512(s, _mm512_set1_epi64(0xffff_ffff));
