@@ -312,7 +312,7 @@ fn clamps(shapes: &[Shape]) -> Vec<DwParams> {
 
 fn per_channel(shapes: &[Shape]) -> Vec<DwParams> {
     let mut cases = Vec::new();
-    for scales in [Scales::AnyPerChannel, Scales::PerTensor, Scales::Typical] {
+    for scales in [Scales::AnyPerChannel, Scales::PerTensor, Scales::Typical, Scales::Small] {
         for bias in [Bias::Typical, Bias::Wide, Bias::Edges] {
             for c in [17, 33, 70, 130] {
                 let seed = 400 + cases.len() as u64;

@@ -332,7 +332,7 @@ impl Kernel for ExpandDwconv {
 
     fn per_channel() -> Vec<FusedParams> {
         let mut cases = Vec::new();
-        for scales in [Scales::AnyPerChannel, Scales::PerTensor, Scales::Typical] {
+        for scales in [Scales::AnyPerChannel, Scales::PerTensor, Scales::Typical, Scales::Small] {
             for bias in [Bias::Typical, Bias::Wide, Bias::Edges] {
                 for c in [17, 40, 70] {
                     let p = FusedParams::new(5, 5, 8, c, 3, 1 + cases.len() % 2, 500 + cases.len() as u64);

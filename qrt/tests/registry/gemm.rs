@@ -244,6 +244,10 @@ impl Kernel for QsGemm {
                 seed += 1;
                 cases.push(GemmParams { out, ..GemmParams::new(r, k, n, seed) });
             }
+            for (r, k, n) in [(7, 16, 48), (10, 32, 64)] {
+                seed += 1;
+                cases.push(GemmParams { out, scales: Scales::Small, ..GemmParams::new(r, k, n, seed) });
+            }
         }
         cases
     }
@@ -251,9 +255,23 @@ impl Kernel for QsGemm {
     fn per_channel() -> Vec<GemmParams> {
         let mut cases = Vec::new();
         let mut seed = 4000;
-        for scales in [Scales::AnyPerChannel, Scales::PerTensor, Scales::Typical] {
-            for bias in [Bias::Typical, Bias::Wide, Bias::Edges] {
-                for (r, k, n) in [(3, 24, 17), (8, 40, 33), (12, 16, 70), (1, 100, 130), (6, 513, 64)] {
+        // With `Small` scales whole blocks take the x86 fast form, and short reductions
+        // (16 to 32 inputs) the AVX-512 row-at-a-time loop: every group count, panels of 1
+        // to 4 blocks, a last block cut short.
+        for scales in [Scales::AnyPerChannel, Scales::PerTensor, Scales::Typical, Scales::Small] {
+            for bias in [Bias::Typical, Bias::Wide, Bias::Edges, Bias::InRange] {
+                for (r, k, n) in [
+                    (3, 24, 17),
+                    (8, 40, 33),
+                    (12, 16, 70),
+                    (1, 100, 130),
+                    (6, 513, 64),
+                    (5, 20, 96),
+                    (13, 28, 144),
+                    (50, 32, 48),
+                    (4, 16, 16),
+                    (9, 12, 64),
+                ] {
                     seed += 1;
                     cases.push(GemmParams { scales, bias, ..GemmParams::new(r, k, n, seed) });
                 }
