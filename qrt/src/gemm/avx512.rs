@@ -15,6 +15,8 @@
 //!
 //! Rows of 64 inputs or more are flipped to `x ^ 0x80` ahead, 64 bytes per `vpxord`, into
 //! a small stack buffer that the broadcasts read; shorter rows are flipped per broadcast.
+//! Reductions of 16 to 32 inputs skip the tiles where the panel's weights fit in registers
+//! (`short_rows`): two rows at a time, accumulators straight into the epilogue.
 //! On Intel's server cores `vpxord` and `vpdpbusd` share the same two ports, so a
 //! per-broadcast xor costs `1 / NB` of the tile's throughput: a quarter for 6x4 tiles, all
 //! of it for 12x1.
