@@ -330,9 +330,11 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
     let (min, max) = (_mm512_set1_epi8(bounds.min), _mm512_set1_epi8(bounds.max));
     let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     let zero = _mm512_setzero_si512();
-    let mask = panel[..NB].iter().fold(0, |m, b| m | b.store_mask);
-    // `R` rows from row `r` (`r + R <= rows`): two at a time, so that two rows' chains of
-    // `G` dependent `vpdpbusd` overlap, then the last row alone.
+    // The channels of each block that exist, as 16 mask bits.
+    let lanes: [u64; NB] = core::array::from_fn(|j| (panel[j].store_mask >> (16 * (j % 4))) & 0xffff);
+    // `R` rows from row `r` (`r + R <= rows`): several at a time, so that their chains of
+    // `G` dependent `vpdpbusd` overlap and, for 1 or 3 blocks, their outputs fill whole
+    // 64-byte vectors; then the last rows one by one.
     macro_rules! rows {
         ($r:expr, $R:literal) => {{
             let r = $r;
@@ -355,33 +357,53 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
                     }
                 }
             }
+            // The rows' blocks in order, (row 0, block 0), (row 0, block 1), ..., four to a
+            // 64-byte vector, each row's part of a vector stored with its own mask: a panel
+            // of fewer than 4 blocks shares the packs and the permute with the next row.
+            let mut v = [zero; 16];
             for (i, row) in acc.iter().enumerate() {
-                // The panel's (up to) four blocks are 64 output bytes: one store, as in
-                // `finish`.
-                let v = |j: usize| if j < NB { finish_fast_folded(row[j], &panel[j]) } else { zero };
-                let bytes = _mm512_packs_epi16(_mm512_packs_epi32(v(0), v(1)), _mm512_packs_epi32(v(2), v(3)));
+                for j in 0..NB {
+                    v[i * NB + j] = finish_fast_folded(row[j], &panel[j]);
+                }
+            }
+            let count = $R * NB;
+            for q0 in (0..count).step_by(4) {
+                let bytes =
+                    _mm512_packs_epi16(_mm512_packs_epi32(v[q0], v[q0 + 1]), _mm512_packs_epi32(v[q0 + 2], v[q0 + 3]));
                 let bytes = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, bytes), min), max);
-                // SAFETY: row `r + i < rows`: its `n` output bytes lie inside the output;
-                // the mask keeps the panel's channels below `n` (masked-off bytes are
-                // neither written nor faulted on).
-                unsafe {
-                    let out = job.output.add((r + i) * job.output_stride + nb0 * NR);
-                    if NB == 1 {
-                        _mm_mask_storeu_epi8(out, mask as u16, _mm512_castsi512_si128(bytes));
-                    } else {
-                        _mm512_mask_storeu_epi8(out, mask, bytes);
+                let q1 = count.min(q0 + 4);
+                for i in q0 / NB..=(q1 - 1) / NB {
+                    // Vectors `lo..hi` of the four are row `i`'s blocks `lo - i * NB..`.
+                    let (lo, hi) = ((i * NB).max(q0), (i * NB + NB).min(q1));
+                    let mask = (lo..hi).fold(0, |m, q| m | lanes[q - i * NB] << (16 * (q - q0)));
+                    // SAFETY: row `r + i < rows`: its `n` output bytes lie inside the
+                    // output, and block `nb0 + lo - i * NB` starts before `n`. The store
+                    // writes only the bytes of `mask`, its blocks' channels below `n`, at
+                    // their places in the row; the bytes before them are neither written
+                    // nor faulted on (so the address may point before the output).
+                    unsafe {
+                        let at = job.output.add((r + i) * job.output_stride + (nb0 + lo - i * NB) * NR);
+                        _mm512_mask_storeu_epi8(at.wrapping_sub((lo - q0) * NR), mask, bytes);
                     }
                 }
             }
         }};
     }
     let mut r = 0;
-    while r + 2 <= job.rows {
-        rows!(r, 2);
-        r += 2;
+    if NB % 2 == 1 {
+        while r + 4 <= job.rows {
+            rows!(r, 4);
+            r += 4;
+        }
+    } else {
+        while r + 2 <= job.rows {
+            rows!(r, 2);
+            r += 2;
+        }
     }
-    if r < job.rows {
+    while r < job.rows {
         rows!(r, 1);
+        r += 1;
     }
 }
 
