@@ -16,7 +16,7 @@
 //! Rows of 64 inputs or more are flipped to `x ^ 0x80` ahead, 64 bytes per `vpxord`, into
 //! a small stack buffer that the broadcasts read; shorter rows are flipped per broadcast.
 //! Reductions of 16 to 32 inputs skip the tiles where the panel's weights fit in registers
-//! (`short_rows`): two rows at a time, accumulators straight into the epilogue.
+//! (`short_rows`): two or four rows at a time, accumulators straight into the epilogue.
 //! On Intel's server cores `vpxord` and `vpdpbusd` share the same two ports, so a
 //! per-broadcast xor costs `1 / NB` of the tile's throughput: a quarter for 6x4 tiles, all
 //! of it for 12x1.
@@ -305,7 +305,7 @@ unsafe fn short_panel(
 }
 
 /// Every row of a short reduction (`k = 4 * G`, 16 to 32 inputs) for one panel of `NB`
-/// (at most 4) blocks, two rows at a time: the panel's weights are a few registers' worth
+/// (at most 4) blocks, two or four rows at a time: the panel's weights are a few registers' worth
 /// (`G * NB` vectors), read once, and each row's `NB` accumulators go to the epilogue in
 /// registers, with no tile, spill or call between. Requires what [`short_panel`]
 /// requires.
