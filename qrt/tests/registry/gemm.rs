@@ -256,8 +256,8 @@ impl Kernel for QsGemm {
         let mut cases = Vec::new();
         let mut seed = 4000;
         // With `Small` scales whole blocks take the x86 fast form, and short reductions
-        // (16 to 32 inputs) the AVX-512 row-at-a-time loop: every group count, panels of 1
-        // to 4 blocks, a last block cut short.
+        // (16 to 32 inputs) the AVX-512 row-by-row loop: every group count, panels of 1
+        // to 4 blocks, a last block cut short, rows left over after steps of 2 and 4.
         for scales in [Scales::AnyPerChannel, Scales::PerTensor, Scales::Typical, Scales::Small] {
             for bias in [Bias::Typical, Bias::Wide, Bias::Edges, Bias::InRange] {
                 for (r, k, n) in [
@@ -271,6 +271,10 @@ impl Kernel for QsGemm {
                     (50, 32, 48),
                     (4, 16, 16),
                     (9, 12, 64),
+                    (7, 24, 64),
+                    (6, 20, 50),
+                    (5, 32, 16),
+                    (11, 28, 40),
                 ] {
                     seed += 1;
                     cases.push(GemmParams { scales, bias, ..GemmParams::new(r, k, n, seed) });
