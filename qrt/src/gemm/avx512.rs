@@ -328,7 +328,6 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
         }
     }
     let (min, max) = (_mm512_set1_epi8(bounds.min), _mm512_set1_epi8(bounds.max));
-    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     let zero = _mm512_setzero_si512();
     // The channels of each block that exist, as 16 mask bits.
     let lanes: [u64; NB] = core::array::from_fn(|j| (panel[j].store_mask >> (16 * (j % 4))) & 0xffff);
@@ -368,9 +367,7 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
             }
             let count = $R * NB;
             for q0 in (0..count).step_by(4) {
-                let bytes =
-                    _mm512_packs_epi16(_mm512_packs_epi32(v[q0], v[q0 + 1]), _mm512_packs_epi32(v[q0 + 2], v[q0 + 3]));
-                let bytes = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, bytes), min), max);
+                let bytes = narrow4([v[q0], v[q0 + 1], v[q0 + 2], v[q0 + 3]], min, max);
                 let q1 = count.min(q0 + 4);
                 for i in q0 / NB..=(q1 - 1) / NB {
                     // Vectors `lo..hi` of the four are row `i`'s blocks `lo - i * NB..`.
@@ -707,8 +704,6 @@ unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool>(
     let zp = _mm512_set1_epi32(bounds.zero_point);
     let (lo, hi) = (_mm512_set1_epi64(bounds.lo as i64), _mm512_set1_epi64(bounds.hi as i64));
     let (min, max) = (_mm512_set1_epi8(bounds.min), _mm512_set1_epi8(bounds.max));
-    // After the two packs, dword `4l + j` holds lane `l` of block `j`: put blocks in order.
-    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     let zero = _mm512_setzero_si512();
     for i in 0..mr {
         // SAFETY: row `r0 + i < rows`; its `n` bytes lie inside `output`.
@@ -732,10 +727,7 @@ unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool>(
             };
             let ((v0, m0), (v1, m1), (v2, m2), (v3, m3)) = (value(0), value(1), value(2), value(3));
             let mask = m0 | m1 | m2 | m3;
-            // Saturating to int8 then clamping to `[min, max]` is the clamp the scalar path
-            // does (forms 1 and 2 of "Exact requantization" in `avx2.rs`).
-            let bytes = _mm512_packs_epi16(_mm512_packs_epi32(v0, v1), _mm512_packs_epi32(v2, v3));
-            let bytes = _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, bytes), min), max);
+            let bytes = narrow4([v0, v1, v2, v3], min, max);
             // SAFETY: block `nb0 + j0` starts before `n`; the mask keeps channels below `n`
             // (and drops blocks past the tile); masked-off bytes are neither written nor
             // faulted on.
@@ -749,6 +741,18 @@ unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool>(
             }
         }
     }
+}
+
+/// Four blocks' int32 results (`requantize(acc) + z`) as 64 output bytes in channel order:
+/// saturated to int8 by the packs, then clamped to `[min, max]`, which is the clamp the
+/// scalar path does (forms 1 and 2 of "Exact requantization" in `avx2.rs`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn narrow4([v0, v1, v2, v3]: [__m512i; 4], min: __m512i, max: __m512i) -> __m512i {
+    // After the two packs, dword `4l + j` holds lane `l` of block `j`: put blocks in order.
+    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    let bytes = _mm512_packs_epi16(_mm512_packs_epi32(v0, v1), _mm512_packs_epi32(v2, v3));
+    _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, bytes), min), max)
 }
 
 /// `H = (acc * m) >> 32` per lane, the high dwords of the exact 64-bit products.
