@@ -15,8 +15,10 @@
 //!
 //! Rows of 64 inputs or more are flipped to `x ^ 0x80` ahead, 64 bytes per `vpxord`, into
 //! a small stack buffer that the broadcasts read; shorter rows are flipped per broadcast.
-//! Reductions of 16 to 32 inputs skip the tiles where the panel's weights fit in registers
-//! (`short_rows`): two or four rows at a time, accumulators straight into the epilogue.
+//! Reductions of 16 to 32 inputs skip the tiles (`short_group`): panels of up to 4 blocks
+//! whose weights fit in registers (`short_rows`) run two or four rows at a time,
+//! accumulators straight into the epilogue, over blocks of 64 rows that are flipped once
+//! for every panel of the layer (up to 16 blocks), not once per broadcast.
 //! On Intel's server cores `vpxord` and `vpdpbusd` share the same two ports, so a
 //! per-broadcast xor costs `1 / NB` of the tile's throughput: a quarter for 6x4 tiles, all
 //! of it for 12x1.
@@ -72,6 +74,11 @@ const ROW_BLOCK: usize = 8;
 /// to 20% slower than the tiles; with 24 or fewer up to 25% faster. Wider panels of 6
 /// blocks (16 inputs), to share each row's broadcasts, were slower too.
 const SHORT_WEIGHTS_MAX: usize = 24;
+/// Rows per block of a short reduction (`short_group`): flipped together into a stack
+/// buffer, which every panel of the column group then reads.
+const SHORT_ROWS: usize = 64;
+/// Blocks per column group of a short reduction: their constants are built once.
+const SHORT_BLOCKS: usize = 16;
 /// Rows of at least this many inputs are flipped ahead (`reduce_flipped_ahead`); shorter
 /// ones as they are read (`reduce`), which measured faster for `k` of 16 to 32.
 const FLIP_AHEAD_MIN_K: usize = 64;
@@ -125,6 +132,12 @@ struct BlockQuant {
     /// Channels of the block that exist (`n` may end inside it), shifted to the block's
     /// place in a four-block store: `mask << (16 * (index in panel % 4))`.
     store_mask: u64,
+    /// The same in 4-byte units (`ceil(channels / 4)` bits, shifted by `4 * (index in
+    /// panel % 4)`), for the tiles' stores where `n % 4 == 0`: with a dword mask instead of
+    /// a byte mask, MobileNetV2's tile-path 1x1 shapes ran 3% faster (10 alternated runs).
+    /// The row-by-row loop keeps byte masks: there dword masks measured slower (its stores
+    /// start before the row, see `short_rows`).
+    store_dwords: u16,
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -144,6 +157,7 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
         fast: true,
         fold: true,
         store_mask: 0,
+        store_dwords: 0,
     };
     let mut panel = [blank; NB_MAX];
     // Accumulators on their way from a tile's registers to `finish`.
@@ -156,19 +170,24 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
     let block_stride = job.groups * 64;
     // Reductions of 16 to 32 inputs in whole groups of 4 go row by row (`short_rows`).
     let short = (job.rows > 2 && job.k.is_multiple_of(4) && (16..=32).contains(&job.k)).then_some(job.k / 4);
+    // Blocks before this one that the tiles take: a short reduction's column group with a
+    // block off the folded form.
+    let mut tiles_until = 0;
     let mut nb0 = 0;
     while nb0 < blocks {
+        if let Some(g) = short.filter(|_| nb0 >= tiles_until) {
+            let end = blocks.min(nb0 + SHORT_BLOCKS);
+            // SAFETY: blocks `nb0..end` exist (at most `SHORT_BLOCKS`), `k = 4 * g` and
+            // `rows > 2`.
+            if unsafe { short_group(job, q, bounds, nb0, end, g) } {
+                nb0 = end;
+                continue;
+            }
+            tiles_until = end;
+        }
         let (nb, mr_max) = panel_shape(blocks - nb0, job.rows);
         for (j, b) in panel[..nb].iter_mut().enumerate() {
             *b = block_quant(q, nb0 + j, j, job.n, bounds);
-        }
-        if let Some(g) = short.filter(|g| g * nb <= SHORT_WEIGHTS_MAX) {
-            // SAFETY: blocks `nb0..nb0 + nb` exist, `panel[..nb]` holds their constants
-            // (checked to be on the folded form), `k = 4 * g` and `rows > 2`.
-            if panel[..nb].iter().all(|b| b.fold) && unsafe { short_panel(job, nb0, nb, g, &panel, bounds) } {
-                nb0 += nb;
-                continue;
-            }
         }
         // Long reductions with more than one tile of rows run in chunks of `K_CHUNK`
         // inputs over blocks of `ROW_BLOCK` tiles, so that the panel's weights for a chunk
@@ -271,54 +290,126 @@ unsafe fn run_tile(nb: usize, mr: usize, t: TileArgs<'_>) {
     }
 }
 
-/// Runs the panel of `nb` blocks from `nb0` with [`short_rows`] for a reduction of `g`
-/// groups; returns whether a loop of that shape exists (it does for `g` of 4 to 8 and
-/// `g * nb <= SHORT_WEIGHTS_MAX`). Requires blocks `nb0..nb0 + nb` to exist, `panel[..nb]` to
-/// hold their constants, all on the folded fast form, `k = 4 * g` and `rows > 0`.
+/// Blocks `b0..b1` (at most `SHORT_BLOCKS`) of a short reduction (`k = 4 * g`, `g` of 4
+/// to 8) for every row, if all of them allow the folded fast form (otherwise returns
+/// `false` having written nothing). The blocks are cut into panels of at most 4 whose
+/// weights fit in `SHORT_WEIGHTS_MAX` registers, as evenly as possible; the rows go in
+/// blocks of `SHORT_ROWS`, each flipped (`x ^ 0x80`) once into a stack buffer that every
+/// panel's [`short_rows`] then broadcasts from. Requires blocks `b0..b1` to exist,
+/// `b1 - b0 <= SHORT_BLOCKS`, `k = 4 * g` and `rows > 0`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn short_panel(
-    job: &Job,
-    nb0: usize,
-    nb: usize,
-    g: usize,
-    panel: &[BlockQuant; NB_MAX],
-    bounds: Bounds,
-) -> bool {
-    macro_rules! blocks {
-        ($g:literal, $($nb:literal),*) => {
-            match nb {
-                // SAFETY: the caller's guarantees, for the shape the arm picks.
-                $($nb => unsafe { short_rows::<$nb, $g>(job, nb0, panel, bounds) },)*
-                _ => return false,
-            }
-        };
+unsafe fn short_group(job: &Job, q: &GemmQuant<'_>, bounds: Bounds, b0: usize, b1: usize, g: usize) -> bool {
+    if !(4..=8).contains(&g) {
+        return false;
     }
-    match g {
-        4 => blocks!(4, 1, 2, 3, 4),
-        5 => blocks!(5, 1, 2, 3, 4),
-        6 => blocks!(6, 1, 2, 3, 4),
-        7 => blocks!(7, 1, 2, 3),
-        8 => blocks!(8, 1, 2, 3),
-        _ => return false,
+    let mut quant = [MaybeUninit::<BlockQuant>::uninit(); SHORT_BLOCKS];
+    for (b, slot) in (b0..b1).zip(quant.iter_mut()) {
+        let c = block_quant(q, b, 0, job.n, bounds);
+        if !c.fold {
+            return false;
+        }
+        slot.write(c);
+    }
+    // SAFETY: the first `b1 - b0` slots were just written.
+    let quant = unsafe { core::slice::from_raw_parts(quant.as_ptr().cast::<BlockQuant>(), b1 - b0) };
+    let count = b1 - b0;
+    let panels = count.div_ceil((SHORT_WEIGHTS_MAX / g).min(4));
+    // The first `wide` panels take `nb` blocks, the rest `nb - 1`.
+    let nb = count.div_ceil(panels);
+    let wide = count - panels * (nb - 1);
+    // Two buffers of rows of `k` bytes, flipped, back to back (a row's 64-byte store may run
+    // past its end): the next block of rows is flipped into one before the panels read the
+    // other, so that their broadcasts do not wait on the stores just made.
+    let mut flipped = MaybeUninit::<[[__m512i; SHORT_ROWS * 32 / 64 + 1]; 2]>::uninit();
+    let flipped = flipped.as_mut_ptr().cast::<[__m512i; SHORT_ROWS * 32 / 64 + 1]>();
+    let flip = _mm512_set1_epi8(0x80u8 as i8);
+    // Flips rows `r0..r0 + len` into buffer `slot`.
+    let flip_rows = |r0: usize, len: usize, slot: usize| {
+        // SAFETY: rows `r0..r0 + len` are below `rows`: each masked load reads only bytes of
+        // their `k` inputs, inside the input `gemm::check` verified (masked-off bytes are
+        // not read). The stores stay inside the slot: `len * k <= SHORT_ROWS * 32` bytes,
+        // plus at most 64 past the last row's start.
+        unsafe {
+            let x = job.input.add(r0 * job.input_stride);
+            let to = flipped.add(slot).cast::<i8>();
+            if job.input_stride == job.k {
+                let bytes = len * job.k;
+                for o in (0..bytes).step_by(64) {
+                    let v = _mm512_maskz_loadu_epi8(low_bits(bytes - o), x.add(o));
+                    _mm512_store_si512(to.add(o).cast(), _mm512_xor_si512(v, flip));
+                }
+            } else {
+                for i in 0..len {
+                    let v = _mm512_maskz_loadu_epi8(low_bits(job.k), x.add(i * job.input_stride));
+                    _mm512_storeu_si512(to.add(i * job.k).cast(), _mm512_xor_si512(v, flip));
+                }
+            }
+        }
+    };
+    flip_rows(0, SHORT_ROWS.min(job.rows), 0);
+    let mut r0 = 0;
+    let mut slot = 0;
+    while r0 < job.rows {
+        let len = SHORT_ROWS.min(job.rows - r0);
+        if r0 + len < job.rows {
+            flip_rows(r0 + len, SHORT_ROWS.min(job.rows - r0 - len), 1 - slot);
+        }
+        // SAFETY: `slot < 2`.
+        let flipped = unsafe { flipped.add(slot).cast::<i8>() };
+        let mut p0 = 0;
+        for p in 0..panels {
+            let w = if p < wide { nb } else { nb - 1 };
+            let rows = Rows { x: flipped, r0, len };
+            macro_rules! widths {
+                ($g:literal, $($nb:literal),*) => {
+                    match w {
+                        // SAFETY: blocks `b0 + p0..b0 + p0 + w` exist and `quant[p0..]`
+                        // holds their constants on the folded form; `rows` holds rows
+                        // `r0..r0 + len` flipped; `k = 4 * g`.
+                        $($nb => unsafe { short_rows::<$nb, $g>(job, rows, b0 + p0, &quant[p0..p0 + w], bounds) },)*
+                        _ => unreachable!("panels of at most SHORT_WEIGHTS_MAX / g blocks"),
+                    }
+                };
+            }
+            match g {
+                4 => widths!(4, 1, 2, 3, 4),
+                5 => widths!(5, 1, 2, 3, 4),
+                6 => widths!(6, 1, 2, 3, 4),
+                7 => widths!(7, 1, 2, 3),
+                _ => widths!(8, 1, 2, 3),
+            }
+            p0 += w;
+        }
+        r0 += len;
+        slot = 1 - slot;
     }
     true
 }
 
-/// Every row of a short reduction (`k = 4 * G`, 16 to 32 inputs) for one panel of `NB`
-/// (at most 4) blocks, two or four rows at a time: the panel's weights are a few registers' worth
-/// (`G * NB` vectors), read once, and each row's `NB` accumulators go to the epilogue in
-/// registers, with no tile, spill or call between. Requires what [`short_panel`]
-/// requires.
+/// Rows `r0..r0 + len` of a short reduction, flipped, back to back (`k` bytes each) at `x`.
+#[derive(Clone, Copy)]
+struct Rows {
+    x: *const i8,
+    r0: usize,
+    len: usize,
+}
+
+/// The rows `rows` of a short reduction (`k = 4 * G`, 16 to 32 inputs) for one panel of
+/// `NB` (at most 4) blocks from `nb0`, two or four rows at a time: the panel's weights are
+/// a few registers' worth (`G * NB` vectors), read once, and each row's `NB` accumulators go
+/// to the epilogue in registers, with no tile, spill or call between. Requires blocks
+/// `nb0..nb0 + NB` to exist with their constants in `quant` on the folded fast form,
+/// `rows` to hold flipped rows below `job.rows`, and `k = 4 * G`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline(never)]
 unsafe fn short_rows<const NB: usize, const G: usize>(
     job: &Job,
+    rows: Rows,
     nb0: usize,
-    panel: &[BlockQuant; NB_MAX],
+    quant: &[BlockQuant],
     bounds: Bounds,
 ) {
-    // SAFETY: `FLIP` is 64 readable bytes (read through a volatile address, see `reduce`).
-    let flip = unsafe { _mm512_loadu_si512(core::ptr::read_volatile(&&FLIP).as_ptr().cast()) };
+    let quant: &[BlockQuant; NB] = quant.try_into().expect("one constant set per block");
     let block_stride = job.groups * 64;
     let mut w = [[_mm512_setzero_si512(); NB]; G];
     for (g, wg) in w.iter_mut().enumerate() {
@@ -330,27 +421,25 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
     let (min, max) = (_mm512_set1_epi8(bounds.min), _mm512_set1_epi8(bounds.max));
     let zero = _mm512_setzero_si512();
     // The channels of each block that exist, as 16 mask bits.
-    let lanes: [u64; NB] = core::array::from_fn(|j| (panel[j].store_mask >> (16 * (j % 4))) & 0xffff);
-    // `R` rows from row `r` (`r + R <= rows`): several at a time, so that their chains of
-    // `G` dependent `vpdpbusd` overlap and, for 1 or 3 blocks, their outputs fill whole
-    // 64-byte vectors; then the last rows one by one.
+    let lanes: [u64; NB] = core::array::from_fn(|j| quant[j].store_mask);
+    // `R` rows from row `r` of `rows` (`r + R <= len`): several at a time, so that their
+    // chains of `G` dependent `vpdpbusd` overlap and, for 1 or 3 blocks, their outputs fill
+    // whole 64-byte vectors; then the last rows one by one.
     macro_rules! rows {
         ($r:expr, $R:literal) => {{
             let r = $r;
             let mut acc = [[zero; NB]; $R];
             for row in acc.iter_mut() {
-                for (a, b) in row.iter_mut().zip(panel) {
+                for (a, b) in row.iter_mut().zip(quant) {
                     *a = b.bias;
                 }
             }
-            // SAFETY: rows `r..r + R` are below `rows`: their `k` input bytes lie inside
-            // the input `gemm::check` verified.
-            let x: [*const i8; $R] = core::array::from_fn(|i| unsafe { job.input.add((r + i) * job.input_stride) });
             for (g, wg) in w.iter().enumerate() {
-                for (row, x) in acc.iter_mut().zip(x) {
-                    // SAFETY: `4 * g + 4 <= k`: the four bytes belong to the row.
-                    let v = unsafe { x.add(4 * g).cast::<i32>().read_unaligned() };
-                    let a = _mm512_xor_si512(_mm512_set1_epi32(v), flip);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    // SAFETY: row `r + i < len` of `rows`, `4 * g + 4 <= k`: four of its
+                    // flipped bytes (`k` is a multiple of 4, so the read is aligned).
+                    let v = unsafe { rows.x.add((r + i) * job.k + 4 * g).cast::<i32>().read() };
+                    let a = _mm512_set1_epi32(v);
                     for j in 0..NB {
                         row[j] = _mm512_dpbusd_epi32(row[j], a, wg[j]);
                     }
@@ -362,7 +451,7 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
             let mut v = [zero; 16];
             for (i, row) in acc.iter().enumerate() {
                 for j in 0..NB {
-                    v[i * NB + j] = finish_fast_folded(row[j], &panel[j]);
+                    v[i * NB + j] = finish_fast_folded(row[j], &quant[j]);
                 }
             }
             let count = $R * NB;
@@ -373,32 +462,37 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
                     // Vectors `lo..hi` of the four are row `i`'s blocks `lo - i * NB..`.
                     let (lo, hi) = ((i * NB).max(q0), (i * NB + NB).min(q1));
                     let mask = (lo..hi).fold(0, |m, q| m | lanes[q - i * NB] << (16 * (q - q0)));
-                    // SAFETY: row `r + i < rows`: its `n` output bytes lie inside the
-                    // output, and block `nb0 + lo - i * NB` starts before `n`. The store
+                    // SAFETY: row `rows.r0 + r + i < rows`: its `n` output bytes lie inside
+                    // the output, and block `nb0 + lo - i * NB` starts before `n`. The store
                     // writes only the bytes of `mask`, its blocks' channels below `n`, at
                     // their places in the row; the bytes before them are neither written
                     // nor faulted on (so the address may point before the output).
                     unsafe {
-                        let at = job.output.add((r + i) * job.output_stride + (nb0 + lo - i * NB) * NR);
-                        _mm512_mask_storeu_epi8(at.wrapping_sub((lo - q0) * NR), mask, bytes);
+                        let row = rows.r0 + r + i;
+                        let at = job.output.add(row * job.output_stride + (nb0 + lo - i * NB) * NR);
+                        let at = at.wrapping_sub((lo - q0) * NR);
+                        _mm512_mask_storeu_epi8(at, mask, bytes);
                     }
                 }
             }
         }};
     }
     let mut r = 0;
-    if NB % 2 == 1 {
-        while r + 4 <= job.rows {
-            rows!(r, 4);
-            r += 4;
+    match NB {
+        1 | 3 => {
+            while r + 4 <= rows.len {
+                rows!(r, 4);
+                r += 4;
+            }
         }
-    } else {
-        while r + 2 <= job.rows {
-            rows!(r, 2);
-            r += 2;
+        _ => {
+            while r + 2 <= rows.len {
+                rows!(r, 2);
+                r += 2;
+            }
         }
     }
-    while r < job.rows {
+    while r < rows.len {
         rows!(r, 1);
         r += 1;
     }
@@ -427,6 +521,7 @@ fn block_quant(q: &GemmQuant<'_>, block: usize, in_panel: usize, n: usize, bound
     let valid = (n - c0).min(NR);
     let lanes = ((1u32 << valid) - 1) as __mmask16;
     let store_mask = u64::from(lanes) << (16 * (in_panel % 4));
+    let store_dwords = (((1u32 << valid.div_ceil(4)) - 1) << (4 * (in_panel % 4))) as u16;
     // Lanes past `n` get `m = 0` and `s = 33`: defined values, never stored.
     let load = |a: &[i32], fill: i32| {
         // SAFETY: the mask reads elements `c0..c0 + valid` of `a` (each array is `n` long);
@@ -468,6 +563,7 @@ fn block_quant(q: &GemmQuant<'_>, block: usize, in_panel: usize, n: usize, bound
         fast,
         fold,
         store_mask,
+        store_dwords,
     }
 }
 
@@ -705,6 +801,7 @@ unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool>(
     let (lo, hi) = (_mm512_set1_epi64(bounds.lo as i64), _mm512_set1_epi64(bounds.hi as i64));
     let (min, max) = (_mm512_set1_epi8(bounds.min), _mm512_set1_epi8(bounds.max));
     let zero = _mm512_setzero_si512();
+    let by_dwords = job.n.is_multiple_of(4);
     for i in 0..mr {
         // SAFETY: row `r0 + i < rows`; its `n` bytes lie inside `output`.
         let out = unsafe { job.output.add((r0 + i) * job.output_stride) };
@@ -713,7 +810,7 @@ unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool>(
         for j0 in (0..NB).step_by(4) {
             let value = |t: usize| {
                 if j0 + t >= NB {
-                    return (zero, 0);
+                    return (zero, 0, 0);
                 }
                 let b = &panel[j0 + t];
                 // SAFETY: `i * NB + j0 + t < mr * NB` vectors behind `acc`.
@@ -723,20 +820,21 @@ unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool>(
                     (true, false) => finish_fast(a, b, zp),
                     _ => finish_general(a, b, lo, hi, zp),
                 };
-                (v, b.store_mask)
+                (v, b.store_mask, b.store_dwords)
             };
-            let ((v0, m0), (v1, m1), (v2, m2), (v3, m3)) = (value(0), value(1), value(2), value(3));
-            let mask = m0 | m1 | m2 | m3;
+            let ((v0, m0, d0), (v1, m1, d1), (v2, m2, d2), (v3, m3, d3)) = (value(0), value(1), value(2), value(3));
+            let (mask, mask_d) = (m0 | m1 | m2 | m3, d0 | d1 | d2 | d3);
             let bytes = narrow4([v0, v1, v2, v3], min, max);
             // SAFETY: block `nb0 + j0` starts before `n`; the mask keeps channels below `n`
             // (and drops blocks past the tile); masked-off bytes are neither written nor
             // faulted on.
             unsafe {
                 let dst = out.add((nb0 + j0) * NR);
-                if NB - j0 == 1 {
-                    _mm_mask_storeu_epi8(dst, mask as u16, _mm512_castsi512_si128(bytes));
-                } else {
-                    _mm512_mask_storeu_epi8(dst, mask, bytes);
+                match (NB - j0 == 1, by_dwords) {
+                    (true, true) => _mm_mask_storeu_epi32(dst.cast(), mask_d as u8, _mm512_castsi512_si128(bytes)),
+                    (true, false) => _mm_mask_storeu_epi8(dst, mask as u16, _mm512_castsi512_si128(bytes)),
+                    (false, true) => _mm512_mask_storeu_epi32(dst.cast(), mask_d, bytes),
+                    (false, false) => _mm512_mask_storeu_epi8(dst, mask, bytes),
                 }
             }
         }

@@ -220,6 +220,15 @@ impl Kernel for QsGemm {
                 cases.push(GemmParams { scales: Scales::Grid, values, bias, ..GemmParams::new(r, k, 80, seed) });
             }
         }
+        // Short reductions whose blocks are off the folded form (`|z| * 2^(s - 32)` of
+        // 2^29 or more): the AVX-512 row-by-row loop leaves each column group to the tiles.
+        for s in [33, 45, 59, 62] {
+            for z in [4, 100, -128] {
+                seed += 1;
+                let out = OutputQuant { zero_point: z, ..FULL };
+                cases.push(GemmParams { scales: Scales::Fixed(1 << 30, s), out, ..GemmParams::new(70, 24, 300, seed) });
+            }
+        }
         // Each pair alone in every channel, so that whole SIMD blocks take the same form.
         let pairs = grid().into_iter().chain(encodable_extremes());
         for (m, s) in pairs {
@@ -275,6 +284,14 @@ impl Kernel for QsGemm {
                     (6, 20, 50),
                     (5, 32, 16),
                     (11, 28, 40),
+                    // The row-by-row loop's blocks of 64 rows (a last one of 22, and one
+                    // row past a block), its column groups of 16 blocks (19 as 16 + 3),
+                    // and 7 or 8 groups in panels of 3 (12 blocks) or 2 + 2.
+                    (150, 20, 48),
+                    (65, 16, 20),
+                    (70, 24, 300),
+                    (9, 32, 192),
+                    (6, 28, 64),
                 ] {
                     seed += 1;
                     cases.push(GemmParams { scales, bias, ..GemmParams::new(r, k, n, seed) });
