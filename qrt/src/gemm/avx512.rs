@@ -422,6 +422,11 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
     let zero = _mm512_setzero_si512();
     // The channels of each block that exist, as 16 mask bits.
     let lanes: [u64; NB] = core::array::from_fn(|j| quant[j].store_mask);
+    // A one-block layer (`n = 16`) whose rows lie back to back: four rows' outputs are one
+    // run of 64 bytes, one plain store instead of four masked ones (12544x32x16 7% faster).
+    // Only for one block: with the test in their loops, the wider panels' code slowed by 8
+    // to 16% although it never took the branch.
+    let dense = NB == 1 && job.output_stride == NR && job.n == NR;
     // `R` rows from row `r` of `rows` (`r + R <= len`): several at a time, so that their
     // chains of `G` dependent `vpdpbusd` overlap and, for 1 or 3 blocks, their outputs fill
     // whole 64-byte vectors; then the last rows one by one.
@@ -458,6 +463,16 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
             for q0 in (0..count).step_by(4) {
                 let bytes = narrow4([v[q0], v[q0 + 1], v[q0 + 2], v[q0 + 3]], min, max);
                 let q1 = count.min(q0 + 4);
+                if dense && q1 == q0 + 4 {
+                    // SAFETY: rows `rows.r0 + r..rows.r0 + r + R` are below `rows` and lie
+                    // back to back, 16 bytes each: the vector's 64 bytes are rows
+                    // `q0..q0 + 4` of them.
+                    unsafe {
+                        let at = job.output.add((rows.r0 + r) * job.output_stride + q0 * NR);
+                        _mm512_storeu_si512(at.cast(), bytes);
+                    }
+                    continue;
+                }
                 for i in q0 / NB..=(q1 - 1) / NB {
                     // Vectors `lo..hi` of the four are row `i`'s blocks `lo - i * NB..`.
                     let (lo, hi) = ((i * NB).max(q0), (i * NB + NB).min(q1));
