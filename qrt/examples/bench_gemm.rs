@@ -6,6 +6,7 @@
 //! ```
 //!
 //! `--quick` takes fewer, shorter samples; `--simd` skips timing the scalar backend;
+//! `--backend=NAME[,NAME]` times only those backends (`avx512vnni`, `avxvnni`, `avx2`, ...);
 //! shapes given as `ROWSxKxN` replace the table.
 //!
 //! Each time is the median of many samples (the machines we share are noisy); the fastest
@@ -172,8 +173,22 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let simd_only = args.iter().any(|a| a == "--simd");
     let (samples, ms) = if quick { (15, 1.0) } else { (41, 4.0) };
-    let backends: Vec<Backend> =
-        Backend::ALL.into_iter().filter(|&b| b.available() && !(simd_only && b == Backend::Scalar)).collect();
+    let only: Option<Vec<&str>> =
+        args.iter().find_map(|a| a.strip_prefix("--backend=")).map(|list| list.split(',').collect());
+    if let Some(names) = &only {
+        for name in names {
+            assert!(
+                Backend::ALL.iter().any(|b| b.name() == *name),
+                "--backend: no backend named {name:?} (known: {})",
+                Backend::ALL.map(|b| b.name()).join(", ")
+            );
+        }
+    }
+    let backends: Vec<Backend> = Backend::ALL
+        .into_iter()
+        .filter(|&b| b.available() && !(simd_only && b == Backend::Scalar))
+        .filter(|b| only.as_ref().is_none_or(|names| names.contains(&b.name())))
+        .collect();
     let custom: Vec<(usize, usize, usize, usize, &str)> = args
         .iter()
         .filter_map(|a| {
