@@ -418,7 +418,7 @@ unsafe fn short_rows<const NB: usize, const G: usize>(
     // A one-block layer (`n = 16`) whose rows lie back to back: four rows' outputs are one
     // run of 64 bytes, one plain store instead of four masked ones (12544x32x16 7% faster).
     // Only for one block: with the test in their loops, the wider panels' code slowed by 8
-    // to 16% although it never took the branch.
+    // to 20% although it never took the branch.
     let dense = NB == 1 && job.output_stride == NR && job.n == NR;
     // `R` rows from row `r` of `rows` (`r + R <= len`): several at a time, so that their
     // chains of `G` dependent `vpdpbusd` overlap and, for 1 or 3 blocks, their outputs fill
