@@ -9,7 +9,7 @@
 //! for each panel the rows are walked in tiles of `MR` rows, and each tile walks the
 //! reduction with `MR x NB` zmm accumulators: per group of 4 inputs, `NB` weight loads,
 //! `MR` broadcasts (`vpbroadcastd` from memory) and `MR * NB` `vpdpbusd`. `MR x NB` is
-//! 6x4, 8x3, 8x2 or 12x1: 12 to 24 independent accumulators keep two `vpdpbusd` per cycle
+//! 6x4, 8x3, 12x2 or 12x1: 12 to 24 independent accumulators keep two `vpdpbusd` per cycle
 //! busy through their 4-cycle latency. With one or two rows (fully connected layers)
 //! panels are 8 blocks wide, so that eight chains stream the weights.
 //!
@@ -236,7 +236,7 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
 }
 
 /// Runs the `mr x nb` tile `t` (the instance of [`tile`] for that shape; a panel of 8
-/// blocks takes at most 2 rows, of 4 at most 6, of 3 and 2 at most 8, of 1 at most 12).
+/// blocks takes at most 2 rows, of 4 at most 6, of 3 at most 8, of 2 and 1 at most 12).
 /// Requires what `tile` requires.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn run_tile(nb: usize, mr: usize, t: TileArgs<'_>) {
@@ -266,7 +266,11 @@ unsafe fn run_tile(nb: usize, mr: usize, t: TileArgs<'_>) {
             (2, 5) => tile::<5, 2>(t),
             (2, 6) => tile::<6, 2>(t),
             (2, 7) => tile::<7, 2>(t),
-            (2, _) => tile::<8, 2>(t),
+            (2, 8) => tile::<8, 2>(t),
+            (2, 9) => tile::<9, 2>(t),
+            (2, 10) => tile::<10, 2>(t),
+            (2, 11) => tile::<11, 2>(t),
+            (2, _) => tile::<12, 2>(t),
             (_, 1) => tile::<1, 1>(t),
             (_, 2) => tile::<2, 1>(t),
             (_, 3) => tile::<3, 1>(t),
@@ -516,7 +520,9 @@ fn panel_shape(blocks_left: usize, rows: usize) -> (usize, usize) {
         5 | 6 | 9 => 3,
         b => b.min(4),
     };
-    (nb, [0, 12, 8, 8, 6][nb])
+    // 24 accumulators where the registers allow; two blocks over 12 rows rather than 8
+    // measured 2 to 4% faster (MobileNetV2's projections to 24 and 32 channels).
+    (nb, [0, 12, 12, 8, 6][nb])
 }
 
 /// Loads the constants of block `block` (channels `16 * block..min(16 * block + 16, n)`),
