@@ -284,11 +284,11 @@ impl Kernel for QsGemm {
                     (6, 20, 50),
                     (5, 32, 16),
                     (11, 28, 40),
-                    // The row-by-row loop's blocks of 64 rows (a last one of 22, and one
+                    // The row-by-row loop's blocks of 128 rows (a last one of 44, and one
                     // row past a block), its column groups of 16 blocks (19 as 16 + 3),
                     // and 7 or 8 groups in panels of 3 (12 blocks) or 2 + 2.
-                    (150, 20, 48),
-                    (65, 16, 20),
+                    (300, 20, 48),
+                    (129, 16, 20),
                     (70, 24, 300),
                     (9, 32, 192),
                     (6, 28, 64),
