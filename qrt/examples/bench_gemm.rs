@@ -175,14 +175,12 @@ fn main() {
     let (samples, ms) = if quick { (15, 1.0) } else { (41, 4.0) };
     let only: Option<Vec<&str>> =
         args.iter().find_map(|a| a.strip_prefix("--backend=")).map(|list| list.split(',').collect());
-    if let Some(names) = &only {
-        for name in names {
-            assert!(
-                Backend::ALL.iter().any(|b| b.name() == *name),
-                "--backend: no backend named {name:?} (known: {})",
-                Backend::ALL.map(|b| b.name()).join(", ")
-            );
-        }
+    if let Some(unknown) = only.iter().flatten().find(|name| !Backend::ALL.iter().any(|b| b.name() == **name)) {
+        eprintln!(
+            "bench_gemm: --backend: no backend named {unknown:?} (known: {})",
+            Backend::ALL.map(|b| b.name()).join(", ")
+        );
+        std::process::exit(2);
     }
     let backends: Vec<Backend> = Backend::ALL
         .into_iter()

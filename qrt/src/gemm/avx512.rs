@@ -298,9 +298,7 @@ unsafe fn run_tile(nb: usize, mr: usize, t: TileArgs<'_>) {
 /// `b1 - b0 <= SHORT_BLOCKS`, `k = 4 * g` and `rows > 0`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn short_group(job: &Job, q: &GemmQuant<'_>, bounds: Bounds, b0: usize, b1: usize, g: usize) -> bool {
-    if !(4..=8).contains(&g) {
-        return false;
-    }
+    debug_assert!((4..=8).contains(&g) && b1 - b0 <= SHORT_BLOCKS);
     let mut quant = [MaybeUninit::<BlockQuant>::uninit(); SHORT_BLOCKS];
     for (b, slot) in (b0..b1).zip(quant.iter_mut()) {
         let c = block_quant(q, b, 0, job.n, bounds);
@@ -322,7 +320,6 @@ unsafe fn short_group(job: &Job, q: &GemmQuant<'_>, bounds: Bounds, b0: usize, b
     // slower on 12544x16x96, the same elsewhere).
     let mut flipped = MaybeUninit::<[[__m512i; SHORT_ROWS * 32 / 64 + 1]; 2]>::uninit();
     let flipped = flipped.as_mut_ptr().cast::<[__m512i; SHORT_ROWS * 32 / 64 + 1]>();
-    let flip = _mm512_set1_epi8(0x80u8 as i8);
     // Flips rows `r0..r0 + len` into buffer `slot`.
     let flip_rows = |r0: usize, len: usize, slot: usize| {
         // SAFETY: rows `r0..r0 + len` are below `rows`: each masked load reads only bytes of
@@ -333,15 +330,10 @@ unsafe fn short_group(job: &Job, q: &GemmQuant<'_>, bounds: Bounds, b0: usize, b
             let x = job.input.add(r0 * job.input_stride);
             let to = flipped.add(slot).cast::<i8>();
             if job.input_stride == job.k {
-                let bytes = len * job.k;
-                for o in (0..bytes).step_by(64) {
-                    let v = _mm512_maskz_loadu_epi8(low_bits(bytes - o), x.add(o));
-                    _mm512_store_si512(to.add(o).cast(), _mm512_xor_si512(v, flip));
-                }
+                flip_bytes(x, len * job.k, to);
             } else {
                 for i in 0..len {
-                    let v = _mm512_maskz_loadu_epi8(low_bits(job.k), x.add(i * job.input_stride));
-                    _mm512_storeu_si512(to.add(i * job.k).cast(), _mm512_xor_si512(v, flip));
+                    flip_bytes(x.add(i * job.input_stride), job.k, to.add(i * job.k));
                 }
             }
         }
@@ -678,7 +670,6 @@ unsafe fn reduce_flipped_ahead<const MR: usize, const NB: usize>(
     let (first, end) = chunk.groups;
     let mut flipped = MaybeUninit::<[__m512i; MR_MAX * KC / 64]>::uninit();
     let flipped = flipped.as_mut_ptr().cast::<i8>();
-    let flip = _mm512_set1_epi8(0x80u8 as i8);
     let block_stride = job.groups * 64;
     // SAFETY: blocks `nb0..nb0 + NB` exist, so their groups `first..end` lie inside `packed`.
     let mut w = unsafe { job.packed.add(nb0 * block_stride + first * 64) };
@@ -687,17 +678,10 @@ unsafe fn reduce_flipped_ahead<const MR: usize, const NB: usize>(
         let g1 = (g0 + KC / 4).min(end);
         let len = (4 * g1).min(job.k) - 4 * g0;
         for (i, x) in x.iter().enumerate() {
-            let mut o = 0;
-            while o < len {
-                // SAFETY: the mask keeps bytes `4 * g0 + o ..` below `k`, inside row
-                // `r0 + i` (masked-off bytes are not read); the store writes the 64-byte
-                // slot `o / 64` of row `i`'s `KC` bytes of `flipped` (`len <= KC`).
-                unsafe {
-                    let v = _mm512_maskz_loadu_epi8(low_bits(len - o), x.add(4 * g0 + o));
-                    _mm512_store_si512(flipped.add(i * KC + o).cast(), _mm512_xor_si512(v, flip));
-                }
-                o += 64;
-            }
+            // SAFETY: bytes `4 * g0..4 * g0 + len` of row `r0 + i` lie below `k`, inside
+            // the row; the whole vectors written fill row `i`'s `KC` bytes of `flipped` at
+            // most (`len <= KC`).
+            unsafe { flip_bytes(x.add(4 * g0), len, flipped.add(i * KC)) };
         }
         for g in 0..g1 - g0 {
             let mut wv = [_mm512_setzero_si512(); NB];
@@ -777,6 +761,32 @@ unsafe fn reduce<const MR: usize, const NB: usize>(
             for j in 0..NB {
                 acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], a, wv[j]);
             }
+        }
+    }
+}
+
+/// Flips (`x ^ 0x80`) the `len` bytes at `src` into whole 64-byte vectors at `dst`, the
+/// bytes past `len` in the last one flipped zeros. Requires `len` readable bytes at `src`
+/// and `64 * ceil(len / 64)` writable bytes at `dst`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn flip_bytes(src: *const i8, len: usize, dst: *mut i8) {
+    let flip = _mm512_set1_epi8(0x80u8 as i8);
+    let mut o = 0;
+    while o + 64 <= len {
+        // SAFETY: bytes `o..o + 64` of `src` and vector `o / 64` of `dst`.
+        unsafe {
+            let v = _mm512_loadu_si512(src.add(o).cast());
+            _mm512_storeu_si512(dst.add(o).cast(), _mm512_xor_si512(v, flip));
+        }
+        o += 64;
+    }
+    if o < len {
+        // SAFETY: the mask keeps the load to bytes `o..len` of `src` (masked-off bytes are
+        // not read); the store writes vector `o / 64` of `dst`.
+        unsafe {
+            let v = _mm512_maskz_loadu_epi8(low_bits(len - o), src.add(o));
+            _mm512_storeu_si512(dst.add(o).cast(), _mm512_xor_si512(v, flip));
         }
     }
 }

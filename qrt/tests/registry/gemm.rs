@@ -220,8 +220,9 @@ impl Kernel for QsGemm {
                 cases.push(GemmParams { scales: Scales::Grid, values, bias, ..GemmParams::new(r, k, 80, seed) });
             }
         }
-        // Short reductions whose blocks are off the folded form (`|z| * 2^(s - 32)` of
-        // 2^29 or more): the AVX-512 row-by-row loop leaves each column group to the tiles.
+        // Short reductions on and off the folded form (off where `|z| * 2^(s - 32)` reaches
+        // 2^29: shifts of 59 and 62 here): the AVX-512 row-by-row loop leaves a column group
+        // with such a block to the tiles.
         for s in [33, 45, 59, 62] {
             for z in [4, 100, -128] {
                 seed += 1;
