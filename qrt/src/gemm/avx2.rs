@@ -88,6 +88,12 @@ impl Bounds {
         Some(Bounds { lo, hi, zero_point: o.zero_point, min: o.min, max: o.max })
     }
 
+    /// The clamp narrows the int8 range: `[min, max]` is not `[-128, 127]`, which
+    /// saturating packs to int8 give already.
+    pub(super) fn clamps(&self) -> bool {
+        self.min != i8::MIN || self.max != i8::MAX
+    }
+
     /// The zero point allows form 2 (`|z| <= 2^30`).
     pub(super) fn fast(&self) -> bool {
         self.zero_point.unsigned_abs() <= 1 << 30
