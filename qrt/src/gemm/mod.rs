@@ -131,6 +131,7 @@ pub fn gemm_on(b: Backend, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<
 /// A GEMM's shape as raw pointers, for the x86 VNNI kernels (valid for the lengths
 /// [`check`] verified, while the borrowed slices live).
 #[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
 struct Job {
     input: *const i8,
     input_stride: usize,

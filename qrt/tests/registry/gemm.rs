@@ -293,6 +293,14 @@ impl Kernel for QsGemm {
                     (70, 24, 300),
                     (9, 32, 192),
                     (6, 28, 64),
+                    // AVX-512's pairs of rows for 17 to 24 channels: one tile of 8 pairs, a
+                    // row left over, a reduction's tail inside a 64-byte unit, the longest
+                    // reduction, tiles evened out (25 pairs as 7 + 6 + 6 + 6).
+                    (16, 64, 24),
+                    (17, 100, 17),
+                    (50, 144, 24),
+                    (33, 512, 20),
+                    (200, 96, 23),
                 ] {
                     seed += 1;
                     cases.push(GemmParams { scales, bias, ..GemmParams::new(r, k, n, seed) });
