@@ -143,6 +143,9 @@ struct Job {
     k: usize,
     n: usize,
     rows: usize,
+    /// The input is already flipped (`x ^ 0x80`), each row readable in whole 64-byte
+    /// vectors (the AVX-512 GEMM flips it once per call for wide layers).
+    flipped: bool,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -158,6 +161,7 @@ impl Job {
             k: p.k,
             n: p.n,
             rows: p.rows,
+            flipped: false,
         }
     }
 }
