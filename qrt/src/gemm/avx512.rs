@@ -165,21 +165,37 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
             ..*job
         }
     };
-    let kp = job.k.next_multiple_of(64);
-    if job.k >= FLIP_AHEAD_MIN_K && rest.rows > 2 && job.n > 4 * NR && rest.rows * kp <= PREFLIP_BYTES {
-        let mut flipped = MaybeUninit::<[__m512i; PREFLIP_BYTES / 64]>::uninit();
-        let flipped = flipped.as_mut_ptr().cast::<i8>();
-        for r in 0..rest.rows {
-            // SAFETY: row `r` has `k` bytes inside the input; the whole vectors written fill
-            // its `kp` bytes of `flipped` (`rows * kp <= PREFLIP_BYTES`).
-            unsafe { flip_bytes(rest.input.add(r * rest.input_stride), job.k, flipped.add(r * kp)) };
-        }
-        let flipped = Job { input: flipped, input_stride: kp, flipped: true, ..rest };
-        // SAFETY: the same GEMM, its rows flipped, each in whole 64-byte vectors.
-        return unsafe { panels(&flipped, q, bounds) };
+    // A layer of more than one panel whose rows fit the buffer: flipped once for the call.
+    if job.k >= FLIP_AHEAD_MIN_K
+        && rest.rows > 2
+        && job.n > 4 * NR
+        && rest.rows * job.k.next_multiple_of(64) <= PREFLIP_BYTES
+    {
+        // SAFETY: `rest` is the checked GEMM's last `rows - paired` rows, and fits.
+        unsafe { panels_preflipped(&rest, q, bounds) }
+    } else {
+        // SAFETY: `rest` is the checked GEMM's last `rows - paired` rows.
+        unsafe { panels(&rest, q, bounds) }
     }
-    // SAFETY: `rest` is the checked GEMM's last `rows - paired` rows.
-    unsafe { panels(&rest, q, bounds) }
+}
+
+/// [`panels`] on the input flipped once for the call: rows of `k` rounded up to 64 bytes
+/// in a stack buffer (its own frame, so that other calls do not reserve it). Requires a
+/// checked GEMM with `rows * ceil(k / 64) * 64 <= PREFLIP_BYTES`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline(never)]
+unsafe fn panels_preflipped(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
+    let kp = job.k.next_multiple_of(64);
+    let mut flipped = MaybeUninit::<[__m512i; PREFLIP_BYTES / 64]>::uninit();
+    let flipped = flipped.as_mut_ptr().cast::<i8>();
+    for r in 0..job.rows {
+        // SAFETY: row `r` has `k` bytes inside the input; the whole vectors written fill
+        // its `kp` bytes of `flipped` (`rows * kp <= PREFLIP_BYTES`).
+        unsafe { flip_bytes(job.input.add(r * job.input_stride), job.k, flipped.add(r * kp)) };
+    }
+    let flipped = Job { input: flipped, input_stride: kp, flipped: true, ..*job };
+    // SAFETY: the same GEMM, its rows flipped, each in whole 64-byte vectors.
+    unsafe { panels(&flipped, q, bounds) }
 }
 
 /// The GEMM in panels of blocks: short reductions row by row (`short_group`), the rest in
