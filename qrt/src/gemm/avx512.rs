@@ -22,10 +22,12 @@
 //! On Intel's server cores `vpxord` and `vpdpbusd` share the same two ports, so a
 //! per-broadcast xor costs `1 / NB` of the tile's throughput: a quarter for 6x4 tiles, all
 //! of it for 12x1.
+//!
 //! A layer of more than one panel whose rows fit `PREFLIP_BYTES` (MobileNetV2's 14x14 and
 //! 7x7 expansions) has its whole input flipped once for the call instead, into a stack
 //! buffer the tiles read in place: each row was flipped once per panel, up to 20 times
 //! (those shapes 3 to 6% faster).
+//!
 //! Layers of 17 to 24 channels with reductions of 64 to 512 inputs go in pairs of rows
 //! (`pair_gemm`): the second block's 8 channels of two rows share one vector, a quarter
 //! fewer products and requantizations than two 16-channel blocks per row (MobileNetV2's
@@ -165,10 +167,13 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
             ..*job
         }
     };
-    // A layer of more than one panel whose rows fit the buffer: flipped once for the call.
+    // A layer of more than one panel of tiles whose rows fit the buffer: flipped once for
+    // the call. (Short reductions have their own loop; one or two rows, a fully connected
+    // layer's, flip little.)
+    let blocks = job.n.div_ceil(NR);
     if job.k >= FLIP_AHEAD_MIN_K
         && rest.rows > 2
-        && job.n > 4 * NR
+        && panel_shape(blocks, rest.rows).0 < blocks
         && rest.rows * job.k.next_multiple_of(64) <= PREFLIP_BYTES
     {
         // SAFETY: `rest` is the checked GEMM's last `rows - paired` rows, and fits.
@@ -258,7 +263,7 @@ unsafe fn panels(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
         // rather than eight tiles of 6 and one of 1, whose accumulators would each wait on
         // the latency of `vpdpbusd`).
         let tiles = job.rows.div_ceil(mr_max);
-        let first_row = |t: usize| t * (job.rows / tiles) + t.min(job.rows % tiles);
+        let first_row = |t: usize| even_start(job.rows, tiles, t);
         let mut tb0 = 0;
         while tb0 < tiles {
             let tb1 = tiles.min(tb0 + ROW_BLOCK);
@@ -637,7 +642,7 @@ unsafe fn pair_gemm(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) -> usize {
     // As few tiles as `PAIRS` allows, their sizes evened out (4 to 8 pairs, as there are at
     // least `PAIRS` pairs).
     let tiles = pairs.div_ceil(PAIRS);
-    let first_pair = |t: usize| t * (pairs / tiles) + t.min(pairs % tiles);
+    let first_pair = |t: usize| even_start(pairs, tiles, t);
     let panel = PairPanel { b0, half, w1 };
     let clamp = bounds.clamps();
     for t in 0..tiles {
@@ -683,7 +688,6 @@ unsafe fn pair_tile<const P: usize, const CLAMP: bool>(job: &Job, r0: usize, pan
     let stride = units * 128;
     let mut rows = MaybeUninit::<[__m512i; PAIRS * PAIR_K_MAX * 2 / 64]>::uninit();
     let rows = rows.as_mut_ptr().cast::<i8>();
-    let flip = _mm512_set1_epi8(0x80u8 as i8);
     // Dwords `0..8` of `a` and `b` alternating, then dwords `8..16`.
     let low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     let high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -696,13 +700,7 @@ unsafe fn pair_tile<const P: usize, const CLAMP: bool>(job: &Job, r0: usize, pan
             let b = a.add(job.input_stride);
             let to = rows.add(p * stride);
             for u in 0..units {
-                let (va, vb) = if 64 * u + 64 <= job.k {
-                    (_mm512_loadu_si512(a.add(64 * u).cast()), _mm512_loadu_si512(b.add(64 * u).cast()))
-                } else {
-                    let mask = low_bits(job.k - 64 * u);
-                    (_mm512_maskz_loadu_epi8(mask, a.add(64 * u)), _mm512_maskz_loadu_epi8(mask, b.add(64 * u)))
-                };
-                let (va, vb) = (_mm512_xor_si512(va, flip), _mm512_xor_si512(vb, flip));
+                let (va, vb) = (flipped(a.add(64 * u), job.k - 64 * u), flipped(b.add(64 * u), job.k - 64 * u));
                 _mm512_storeu_si512(to.add(128 * u).cast(), _mm512_permutex2var_epi32(va, low, vb));
                 _mm512_storeu_si512(to.add(128 * u + 64).cast(), _mm512_permutex2var_epi32(va, high, vb));
             }
@@ -753,6 +751,12 @@ unsafe fn pair_tile<const P: usize, const CLAMP: bool>(job: &Job, r0: usize, pan
             _mm512_mask_storeu_epi8(out.add(job.output_stride).wrapping_sub(32), mask << 32, bytes);
         }
     }
+}
+
+/// Where part `t` of `total` items cut into `parts` parts as even as possible starts (the
+/// first `total % parts` parts take one more); `t = parts` gives `total`.
+fn even_start(total: usize, parts: usize, t: usize) -> usize {
+    t * (total / parts) + t.min(total % parts)
 }
 
 /// Blocks in the next panel and the rows of its full tiles, given the blocks left.
@@ -1044,24 +1048,35 @@ unsafe fn reduce<const MR: usize, const NB: usize>(
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 unsafe fn flip_bytes(src: *const i8, len: usize, dst: *mut i8) {
-    let flip = _mm512_set1_epi8(0x80u8 as i8);
     let mut o = 0;
     while o + 64 <= len {
         // SAFETY: bytes `o..o + 64` of `src` and vector `o / 64` of `dst`.
-        unsafe {
-            let v = _mm512_loadu_si512(src.add(o).cast());
-            _mm512_storeu_si512(dst.add(o).cast(), _mm512_xor_si512(v, flip));
-        }
+        unsafe { _mm512_storeu_si512(dst.add(o).cast(), flipped(src.add(o), 64)) };
         o += 64;
     }
     if o < len {
-        // SAFETY: the mask keeps the load to bytes `o..len` of `src` (masked-off bytes are
-        // not read); the store writes vector `o / 64` of `dst`.
-        unsafe {
-            let v = _mm512_maskz_loadu_epi8(low_bits(len - o), src.add(o));
-            _mm512_storeu_si512(dst.add(o).cast(), _mm512_xor_si512(v, flip));
-        }
+        // SAFETY: bytes `o..len` of `src` and vector `o / 64` of `dst`.
+        unsafe { _mm512_storeu_si512(dst.add(o).cast(), flipped(src.add(o), len - o)) };
     }
+}
+
+/// The first `min(len, 64)` bytes at `src` flipped (`x ^ 0x80`), the rest of the vector
+/// flipped zeros: a plain load for 64 bytes or more (the loop in [`flip_bytes`] passes 64,
+/// so its loads stay unmasked), a masked one otherwise, which reads nothing past `len`.
+/// Requires `min(len, 64)` readable bytes at `src`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn flipped(src: *const i8, len: usize) -> __m512i {
+    // SAFETY: 64 readable bytes, or the mask keeps the load to the `len` that are
+    // (masked-off bytes are neither read nor faulted on).
+    let v = unsafe {
+        if len >= 64 {
+            _mm512_loadu_si512(src.cast())
+        } else {
+            _mm512_maskz_loadu_epi8(low_bits(len), src)
+        }
+    };
+    _mm512_xor_si512(v, _mm512_set1_epi8(0x80u8 as i8))
 }
 
 /// The low `n` bits set (all 64 for `n >= 64`): the mask of a load of `n` bytes.
