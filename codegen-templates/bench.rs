@@ -1,6 +1,6 @@
 // {{banner}}
 //! Times the model: whole runs and each layer, on the backend qrt selects (override with
-//! `QRT_BACKEND=scalar|avx2|avxvnni|avx512vnni|neon|dotprod`). Prints one line per measurement:
+//! `QRT_BACKEND=scalar|avx2|avxvnni|avx512vnni|amx|neon|dotprod`). Prints one line per measurement:
 //! `backend NAME`, `run MEDIAN_NS MIN_NS P10_NS P90_NS`, `layer INDEX MEDIAN_NS`, and with
 //! COMPARE, `paired COMPARE BLOCKS RATIO_P50 RATIO_P10 RATIO_P90`,
 //! `machine COMPARE BLOCKS RATIO_P50 RATIO_P10 RATIO_P90` and

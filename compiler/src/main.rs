@@ -72,15 +72,15 @@ enum Command {
     },
     /// Compile, build and time the emitted crate on each backend: latency, per-layer time, GMAC/s, share of the int8 ceiling.
     #[command(
-        after_help = "Examples:\n  qforge bench mobilenet_v2.onnx --stats stats.json\n  qforge bench mobilenet_v2.onnx --calib calib.npy --backend avx2,avxvnni,avx512vnni --iterations 100\n  qforge bench mobilenet_v2.onnx --stats stats.json --backend avx512vnni --threads 2"
+        after_help = "Examples:\n  qforge bench mobilenet_v2.onnx --stats stats.json\n  qforge bench mobilenet_v2.onnx --calib calib.npy --backend avx2,avxvnni,avx512vnni,amx --iterations 100\n  qforge bench mobilenet_v2.onnx --stats stats.json --backend avx512vnni --threads 2"
     )]
     Bench {
         #[command(flatten)]
         model: ModelArgs,
         #[command(flatten)]
         ranges: RangeArgs,
-        /// Backends to time, comma separated (scalar, avx2, avxvnni, avx512vnni, neon, dotprod); unavailable ones are skipped.
-        #[arg(long, value_delimiter = ',', default_value = "scalar,avx2,avxvnni,avx512vnni")]
+        /// Backends to time, comma separated (scalar, avx2, avxvnni, avx512vnni, amx, neon, dotprod); unavailable ones are skipped.
+        #[arg(long, value_delimiter = ',', default_value = "scalar,avx2,avxvnni,avx512vnni,amx")]
         backend: Vec<String>,
         /// Timed runs per backend (the median is reported).
         #[arg(long, default_value_t = 50)]

@@ -1,7 +1,7 @@
 //! Which instruction set the kernels use.
 //!
 //! With `std`, the CPU is detected once (first use) and the choice cached; the environment
-//! variable `QRT_BACKEND` (`scalar`, `avx2`, `avxvnni`, `avx512vnni`, `neon`, `dotprod`) or
+//! variable `QRT_BACKEND` (`scalar`, `avx2`, `avxvnni`, `avx512vnni`, `amx`, `neon`, `dotprod`) or
 //! [`force`] overrides it, so tests exercise every path the machine can run. Without
 //! `std`, the choice follows the compile-time target features (`-C target-feature` /
 //! `-C target-cpu`). Every backend returns exactly the scalar path's bytes.
@@ -26,12 +26,25 @@ pub enum Backend {
     /// and later client cores, Zen 5), for CPUs that may lack AVX-512. The GEMM and the
     /// 3x3 / 5x5 depthwise kernels use `vpdpbusd`; every other kernel is the AVX2 one.
     AvxVnni = 6,
+    /// x86-64 AVX-512 VNNI with AMX-INT8 tiles (`tdpbssd`, Intel Sapphire Rapids and
+    /// later): the GEMM runs its long reductions on the tiles (signed by signed bytes, no
+    /// flip), with the AVX-512 epilogue; every other kernel, and the GEMMs the tiles do
+    /// not suit, are the AVX-512 VNNI ones. Needs `std` on Linux, which grants the
+    /// process the tile state (`arch_prctl`) on first use.
+    Avx512Amx = 7,
 }
 
 impl Backend {
     /// Every backend, slowest first within each architecture.
-    pub const ALL: [Backend; 6] =
-        [Backend::Scalar, Backend::Avx2, Backend::AvxVnni, Backend::Avx512Vnni, Backend::Neon, Backend::NeonDot];
+    pub const ALL: [Backend; 7] = [
+        Backend::Scalar,
+        Backend::Avx2,
+        Backend::AvxVnni,
+        Backend::Avx512Vnni,
+        Backend::Avx512Amx,
+        Backend::Neon,
+        Backend::NeonDot,
+    ];
 
     /// The name used by `QRT_BACKEND`.
     pub fn name(self) -> &'static str {
@@ -40,6 +53,7 @@ impl Backend {
             Backend::Avx2 => "avx2",
             Backend::AvxVnni => "avxvnni",
             Backend::Avx512Vnni => "avx512vnni",
+            Backend::Avx512Amx => "amx",
             Backend::Neon => "neon",
             Backend::NeonDot => "dotprod",
         }
@@ -61,6 +75,7 @@ impl Backend {
             Backend::Avx2 => has_avx2(),
             Backend::AvxVnni => has_avxvnni(),
             Backend::Avx512Vnni => has_avx512vnni(),
+            Backend::Avx512Amx => has_avx512vnni() && has_amx(),
             Backend::Neon => has_neon(),
             Backend::NeonDot => has_dotprod(),
         }
@@ -106,7 +121,7 @@ fn choose() -> Backend {
 
 /// The fastest backend this CPU runs.
 pub fn best() -> Backend {
-    [Backend::Avx512Vnni, Backend::AvxVnni, Backend::Avx2, Backend::NeonDot, Backend::Neon]
+    [Backend::Avx512Amx, Backend::Avx512Vnni, Backend::AvxVnni, Backend::Avx2, Backend::NeonDot, Backend::Neon]
         .into_iter()
         .find(|b| b.available())
         .unwrap_or(Backend::Scalar)
@@ -154,6 +169,66 @@ fn has_avxvnni() -> bool {
     {
         cfg!(all(target_feature = "avx2", target_feature = "avxvnni"))
     }
+}
+
+/// AMX-INT8 tiles usable by this process: the CPU has them (CPUID), the OS saves their
+/// state (XCR0 bits 17 and 18), and Linux granted this process the tile data (asked once,
+/// by `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`; the answer is cached).
+#[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
+fn has_amx() -> bool {
+    static GRANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *GRANTED.get_or_init(|| {
+        use core::arch::x86_64::__cpuid_count;
+        let leaf7 = __cpuid_count(7, 0);
+        let (tile, int8) = ((leaf7.edx >> 24) & 1 == 1, (leaf7.edx >> 25) & 1 == 1);
+        // CPUID leaf 1 ECX bit 27 (OSXSAVE): XGETBV may run.
+        let osxsave = (__cpuid_count(1, 0).ecx >> 27) & 1 == 1;
+        if !(tile && int8 && osxsave) {
+            return false;
+        }
+        // SAFETY: OSXSAVE is set, so XGETBV(0) reads XCR0.
+        let xcr0 = unsafe { xgetbv0() };
+        if (xcr0 >> 17) & 3 != 3 {
+            return false;
+        }
+        const ARCH_REQ_XCOMP_PERM: u64 = 0x1023;
+        const XFEATURE_XTILEDATA: u64 = 18;
+        const SYS_ARCH_PRCTL: u64 = 158;
+        let ret: i64;
+        // SAFETY: the `arch_prctl` system call with a request that only changes which
+        // extended states this process may use; it reads and writes no memory of ours.
+        unsafe {
+            core::arch::asm!(
+                "syscall",
+                inlateout("rax") SYS_ARCH_PRCTL => ret,
+                in("rdi") ARCH_REQ_XCOMP_PERM,
+                in("rsi") XFEATURE_XTILEDATA,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret == 0
+    })
+}
+
+/// XCR0, read with `xgetbv` (the intrinsic would need the `xsave` target feature).
+///
+/// # Safety
+/// Requires CPUID.1:ECX.OSXSAVE.
+#[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "std"))]
+unsafe fn xgetbv0() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: the caller checked OSXSAVE; `xgetbv` with ECX = 0 only reads XCR0.
+    unsafe {
+        core::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux", feature = "std")))]
+fn has_amx() -> bool {
+    false
 }
 
 #[cfg(not(target_arch = "x86_64"))]

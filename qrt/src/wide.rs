@@ -26,7 +26,7 @@ macro_rules! wide {
             assert!(backend.available(), "{}: backend {} is not available on this CPU", stringify!($name), backend.name());
             match backend {
                 #[cfg(target_arch = "x86_64")]
-                $crate::cpu::Backend::Avx512Vnni => {
+                $crate::cpu::Backend::Avx512Vnni | $crate::cpu::Backend::Avx512Amx => {
                     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
                     fn avx512($($arg: $ty),*) {
                         body($($arg),*)

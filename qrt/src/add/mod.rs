@@ -112,7 +112,7 @@ pub fn add_on(backend: Backend, p: &Add, a: &[i8], b: &[i8], output: &mut [i8]) 
         // AVX-VNNI adds nothing to an add: the AVX2 kernel.
         Backend::Avx2 | Backend::AvxVnni => avx2::add(p, a, b, output),
         #[cfg(target_arch = "x86_64")]
-        Backend::Avx512Vnni => avx512::add(p, a, b, output),
+        Backend::Avx512Vnni | Backend::Avx512Amx => avx512::add(p, a, b, output),
         #[cfg(target_arch = "aarch64")]
         Backend::Neon | Backend::NeonDot => neon::add(p, a, b, output),
         _ => scalar::add(p, a, b, output),

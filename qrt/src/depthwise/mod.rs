@@ -117,7 +117,7 @@ pub fn depthwise_on(b: Backend, p: &Depthwise, input: &[i8], packed: &[i8], q: &
         #[cfg(target_arch = "x86_64")]
         Backend::AvxVnni => avxvnni::depthwise(p, input, packed, q, output),
         #[cfg(target_arch = "x86_64")]
-        Backend::Avx512Vnni => avx512::depthwise(p, input, packed, q, output),
+        Backend::Avx512Vnni | Backend::Avx512Amx => avx512::depthwise(p, input, packed, q, output),
         #[cfg(target_arch = "aarch64")]
         Backend::Neon | Backend::NeonDot => neon::depthwise(p, input, packed, q, output),
         _ => scalar::depthwise(p, input, packed, q, output),

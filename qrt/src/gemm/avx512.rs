@@ -68,6 +68,8 @@ use core::mem::MaybeUninit;
 use super::avx2::Bounds;
 use super::{Gemm, GemmQuant, Job, NR};
 
+mod amx;
+
 /// The widest panel, in 16-channel blocks.
 const NB_MAX: usize = 8;
 /// The most rows in a tile.
@@ -118,6 +120,35 @@ pub(super) fn gemm(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, out
     unsafe { gemm_vnni(&job, q, bounds) }
 }
 
+/// The AMX backend's GEMM: the rows that fill 16-row tiles of a long reduction run on the
+/// AMX tiles (`amx`), the rest as [`gemm`] runs them. Requires AMX usable by this process
+/// (`Backend::Avx512Amx.available()`) and lengths checked by the dispatcher.
+pub(super) fn gemm_amx(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i8]) {
+    let Some(bounds) = Bounds::new(p.output) else {
+        return super::scalar::gemm(p, input, packed, q, output);
+    };
+    if p.rows == 0 || p.n == 0 {
+        return;
+    }
+    let job = Job::new(p, input, packed, output);
+    // SAFETY: the dispatcher calls this only for `Backend::Avx512Amx`, available only with
+    // AVX-512 F/BW/VL/VNNI, AMX-TILE and AMX-INT8 and the tile state granted to this
+    // process; `gemm::check` verified the lengths, and `job` borrows the slices.
+    unsafe {
+        let done = amx::gemm(&job, q, bounds);
+        if done < job.rows {
+            // SAFETY: `done < rows`: row `done` starts inside the input and the output.
+            let rest = Job {
+                input: job.input.add(done * job.input_stride),
+                output: job.output.add(done * job.output_stride),
+                rows: job.rows - done,
+                ..job
+            };
+            gemm_vnni(&rest, q, bounds);
+        }
+    }
+}
+
 /// The epilogue constants of one 16-channel block.
 #[derive(Clone, Copy)]
 struct BlockQuant {
@@ -148,6 +179,29 @@ struct BlockQuant {
     /// Channels of the block that exist (`n` may end inside it), shifted to the block's
     /// place in a four-block store: `mask << (16 * (index in panel % 4))`.
     store_mask: u64,
+}
+
+impl BlockQuant {
+    /// Constants for no block (all zero), to fill a panel's unused places.
+    // SAFETY: all-zero bytes are a valid `__m512i`.
+    const BLANK: BlockQuant = {
+        let zero = unsafe { core::mem::zeroed::<__m512i>() };
+        BlockQuant {
+            bias: zero,
+            m_even: zero,
+            m_odd: zero,
+            round: zero,
+            round_z: zero,
+            shift: zero,
+            s_even: zero,
+            s_odd: zero,
+            r_even: zero,
+            r_odd: zero,
+            fast: true,
+            fold: true,
+            store_mask: 0,
+        }
+    };
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -207,23 +261,7 @@ unsafe fn panels_preflipped(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
 /// tiles.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn panels(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
-    let zero = _mm512_setzero_si512();
-    let blank = BlockQuant {
-        bias: zero,
-        m_even: zero,
-        m_odd: zero,
-        round: zero,
-        round_z: zero,
-        shift: zero,
-        s_even: zero,
-        s_odd: zero,
-        r_even: zero,
-        r_odd: zero,
-        fast: true,
-        fold: true,
-        store_mask: 0,
-    };
-    let mut panel = [blank; NB_MAX];
+    let mut panel = [BlockQuant::BLANK; NB_MAX];
     // Accumulators on their way from a tile's registers to `finish`.
     let mut spill = MaybeUninit::<[__m512i; MR_MAX * 2]>::uninit();
     let spill = spill.as_mut_ptr().cast::<__m512i>();
@@ -898,27 +936,46 @@ unsafe fn tile<const MR: usize, const NB: usize>((job, r0, nb0, panel, bounds, s
         }
     }
     // SAFETY: the `MR * NB` vectors were just written; rows and blocks as required above.
-    // Tiles whose blocks all allow the fast form get an epilogue without the general one,
-    // which would otherwise cost the fast path registers and about a tenth of its speed.
-    // Layers whose clamp is the whole int8 range skip it (see `narrow4`).
+    unsafe { requantize::<NB, false>(spill, MR, job, r0, nb0, panel, bounds) };
+}
+
+/// Requantizes and stores `mr` rows by blocks `nb0..nb0 + NB` from their accumulators at
+/// `acc` (`acc[i * NB + j]`: row `r0 + i`, block `nb0 + j`; with `BIAS`, the block's
+/// `bias` is added to each first), with the epilogue their
+/// constants allow: tiles whose blocks all allow the fast form get one without the
+/// general form, which would otherwise cost the fast path registers and about a tenth of
+/// its speed, and layers whose clamp is the whole int8 range skip it (see `narrow4`).
+/// Requires `mr * NB` vectors at `acc`, `r0 + mr <= rows`, blocks `nb0..nb0 + NB` to exist
+/// and `panel[..NB]` to hold their constants.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn requantize<const NB: usize, const BIAS: bool>(
+    acc: *const __m512i,
+    mr: usize,
+    job: &Job,
+    r0: usize,
+    nb0: usize,
+    panel: &[BlockQuant; NB_MAX],
+    bounds: Bounds,
+) {
     let clamp = bounds.clamps();
+    // SAFETY: the caller's guarantees, which each `finish` requires.
     unsafe {
         if panel[..NB].iter().all(|b| b.fold) {
             if clamp {
-                finish::<NB, true, true, true>(spill, MR, job, r0, nb0, panel, bounds)
+                finish::<NB, true, true, true, BIAS>(acc, mr, job, r0, nb0, panel, bounds)
             } else {
-                finish::<NB, true, true, false>(spill, MR, job, r0, nb0, panel, bounds)
+                finish::<NB, true, true, false, BIAS>(acc, mr, job, r0, nb0, panel, bounds)
             }
         } else if panel[..NB].iter().all(|b| b.fast) {
             if clamp {
-                finish::<NB, true, false, true>(spill, MR, job, r0, nb0, panel, bounds)
+                finish::<NB, true, false, true, BIAS>(acc, mr, job, r0, nb0, panel, bounds)
             } else {
-                finish::<NB, true, false, false>(spill, MR, job, r0, nb0, panel, bounds)
+                finish::<NB, true, false, false, BIAS>(acc, mr, job, r0, nb0, panel, bounds)
             }
         } else {
-            finish::<NB, false, false, true>(spill, MR, job, r0, nb0, panel, bounds)
+            finish::<NB, false, false, true, BIAS>(acc, mr, job, r0, nb0, panel, bounds)
         }
-    };
+    }
 }
 
 /// Groups `first..end` of a tile's reduction into `acc`, its rows flipped (`x ^ 0x80`)
@@ -1098,10 +1155,11 @@ pub(super) unsafe fn tail(p: *const i8, len: usize) -> i32 {
 }
 
 /// Requantizes and stores an `mr x NB` tile (`acc[i * NB + j]`: row `r0 + i`, block
-/// `nb0 + j`). Requires `r0 + mr <= job.rows` and `nb0 + NB <= ceil(n / 16)`.
+/// `nb0 + j`; with `BIAS`, plus the block's `bias`). Requires `r0 + mr <= job.rows` and
+/// `nb0 + NB <= ceil(n / 16)`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline(never)]
-unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool, const CLAMP: bool>(
+unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool, const CLAMP: bool, const BIAS: bool>(
     acc: *const __m512i,
     mr: usize,
     job: &Job,
@@ -1127,6 +1185,7 @@ unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool, const CLAM
                 let b = &panel[j0 + t];
                 // SAFETY: `i * NB + j0 + t < mr * NB` vectors behind `acc`.
                 let a = unsafe { _mm512_loadu_si512(acc.add(i * NB + j0 + t).cast()) };
+                let a = if BIAS { _mm512_add_epi32(a, b.bias) } else { a };
                 let v = match (FAST, FOLD) {
                     (true, true) => finish_fast_folded(a, b),
                     (true, false) => finish_fast(a, b, zp),

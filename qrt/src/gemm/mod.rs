@@ -120,6 +120,8 @@ pub fn gemm_on(b: Backend, p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<
         Backend::AvxVnni => avxvnni::gemm(p, input, packed, q, output),
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512Vnni => avx512::gemm(p, input, packed, q, output),
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512Amx => avx512::gemm_amx(p, input, packed, q, output),
         #[cfg(target_arch = "aarch64")]
         Backend::Neon => neon::gemm(p, input, packed, q, output, false),
         #[cfg(target_arch = "aarch64")]

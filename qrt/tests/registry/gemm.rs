@@ -1,7 +1,8 @@
 //! `qs8_gemm`: [`qrt::gemm::gemm_on`], the int8 GEMM of pointwise convs and fully
 //! connected layers (AVX2 6-row tiles over 64-channel chunks and 512-byte reduction chunks;
-//! AVX-512 VNNI tiles of 1 to 12 rows over panels of 1 to 8 blocks of 16 channels; NEON
-//! 2-row and `sdot` 4-row tiles), against `gemm_scalar` and the i128 model.
+//! AVX-512 VNNI tiles of 1 to 12 rows over panels of 1 to 8 blocks of 16 channels; AMX
+//! tiles of 16 rows by 16 channels in groups of up to 2 x 2; NEON 2-row and `sdot` 4-row
+//! tiles), against `gemm_scalar` and the i128 model.
 
 use proptest::prelude::*;
 use qrt::cpu::Backend;
@@ -181,6 +182,24 @@ impl Kernel for QsGemm {
                 cases.push(GemmParams::new(r, k, n, next()));
             }
         }
+        // The AMX tiles: 16-row tiles in pairs and alone (the rows past the last whole tile
+        // on the VNNI kernels), blocks in pairs and alone (a last one cut short), reductions
+        // of 48 (all of it in the padded last part) and 64, tails of 4 to 60 inputs, past
+        // 1024; and a reduction that is not a multiple of 4 (VNNI only).
+        for (r, k, n) in [
+            (16, 48, 16),
+            (32, 64, 32),
+            (48, 68, 48),
+            (49, 124, 40),
+            (17, 128, 33),
+            (33, 132, 70),
+            (64, 1028, 24),
+            (31, 130, 64),
+            (16, 52, 1),
+            (80, 192, 97),
+        ] {
+            cases.push(GemmParams::new(r, k, n, next()));
+        }
         // Nothing to compute: no rows, no channels.
         for (r, k, n) in [(0, 5, 16), (0, 0, 0), (3, 7, 0), (0, 9, 0)] {
             cases.push(GemmParams::new(r, k, n, next()));
@@ -198,7 +217,7 @@ impl Kernel for QsGemm {
         for z_in in ZERO_POINTS {
             for z_out in ZERO_POINTS {
                 for values in [Values::Random, Values::Extreme, Values::ZeroPoint] {
-                    for (r, k, n) in [(5, 37, 35), (13, 64, 16), (1, 300, 70)] {
+                    for (r, k, n) in [(5, 37, 35), (13, 64, 16), (1, 300, 70), (17, 96, 24)] {
                         seed += 1;
                         let out = OutputQuant { zero_point: z_out, ..FULL };
                         cases.push(GemmParams { z_in, out, values, ..GemmParams::new(r, k, n, seed) });
@@ -215,7 +234,7 @@ impl Kernel for QsGemm {
         // Every (multiplier, shift) of the grid side by side (80 channels), with
         // accumulators from small to ±2^25 (K = 2048, extreme values) and at exact ties.
         for (values, bias) in ACCUMULATORS {
-            for (r, k) in [(1, 1), (5, 64), (12, 2048), (13, 33)] {
+            for (r, k) in [(1, 1), (5, 64), (12, 2048), (13, 33), (32, 2048), (16, 68)] {
                 seed += 1;
                 cases.push(GemmParams { scales: Scales::Grid, values, bias, ..GemmParams::new(r, k, 80, seed) });
             }
@@ -254,7 +273,7 @@ impl Kernel for QsGemm {
                 seed += 1;
                 cases.push(GemmParams { out, ..GemmParams::new(r, k, n, seed) });
             }
-            for (r, k, n) in [(7, 16, 48), (10, 32, 64)] {
+            for (r, k, n) in [(7, 16, 48), (10, 32, 64), (33, 64, 48)] {
                 seed += 1;
                 cases.push(GemmParams { out, scales: Scales::Small, ..GemmParams::new(r, k, n, seed) });
             }
