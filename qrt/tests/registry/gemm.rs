@@ -182,11 +182,19 @@ impl Kernel for QsGemm {
                 cases.push(GemmParams::new(r, k, n, next()));
             }
         }
-        // The AMX tiles: 16-row tiles in pairs and alone (the rows past the last whole tile
-        // on the VNNI kernels), blocks in pairs and alone (a last one cut short), reductions
-        // of 48 (all of it in the padded last part) and 64, tails of 4 to 60 inputs, past
-        // 1024; and a reduction that is not a multiple of 4 (VNNI only).
+        // The AMX tiles: 16-row tiles in pairs and alone, the rows after them in a short
+        // tile (or, too few for one, on the VNNI kernels: 21 rows of 256 leave 5, 22 leave
+        // 6), short tiles alone (4 to 13 rows), blocks in pairs and alone (a last one cut
+        // short), reductions of 48 (all of it in the padded last part) and 64, tails of 4
+        // to 60 inputs, past 1024; and a reduction that is not a multiple of 4 (VNNI only).
         for (r, k, n) in [
+            (4, 576, 40),
+            (8, 160, 33),
+            (13, 64, 17),
+            (12, 1028, 48),
+            (21, 256, 32),
+            (22, 256, 32),
+            (3, 1024, 16),
             (16, 48, 16),
             (32, 64, 32),
             (48, 68, 48),
@@ -234,7 +242,7 @@ impl Kernel for QsGemm {
         // Every (multiplier, shift) of the grid side by side (80 channels), with
         // accumulators from small to ±2^25 (K = 2048, extreme values) and at exact ties.
         for (values, bias) in ACCUMULATORS {
-            for (r, k) in [(1, 1), (5, 64), (12, 2048), (13, 33), (32, 2048), (16, 68)] {
+            for (r, k) in [(1, 1), (5, 64), (12, 2048), (13, 33), (32, 2048), (16, 68), (7, 1024)] {
                 seed += 1;
                 cases.push(GemmParams { scales: Scales::Grid, values, bias, ..GemmParams::new(r, k, 80, seed) });
             }
