@@ -105,6 +105,18 @@ static FLIP: [u32; 16] = [0x8080_8080; 16];
 
 /// AVX-512 VNNI GEMM (lengths already checked by the dispatcher).
 pub(super) fn gemm(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i8]) {
+    run(p, input, packed, q, output, false)
+}
+
+/// The AMX backend's GEMM: the rows the AMX tiles take (`amx`), then the rest as [`gemm`]
+/// runs them. Requires AMX usable by this process (`Backend::Avx512Amx.available()`) and
+/// lengths checked by the dispatcher.
+pub(super) fn gemm_amx(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i8]) {
+    run(p, input, packed, q, output, true)
+}
+
+/// [`gemm`], and with `tiles` [`gemm_amx`].
+fn run(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i8], tiles: bool) {
     let Some(bounds) = Bounds::new(p.output) else {
         // A zero point so far outside the int8 range that `min - z` leaves i32: never
         // planned, but still defined, so the scalar twin answers.
@@ -115,36 +127,14 @@ pub(super) fn gemm(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, out
     }
     let job = Job::new(p, input, packed, output);
     // SAFETY: the dispatcher only calls this module when `Backend::Avx512Vnni.available()`
-    // (AVX-512F/BW/VL/VNNI present) and after `gemm::check` verified every slice length
-    // against `p`; `job` borrows the slices for the duration of the call.
-    unsafe { gemm_vnni(&job, q, bounds) }
-}
-
-/// The AMX backend's GEMM: the rows that fill 16-row tiles of a long reduction run on the
-/// AMX tiles (`amx`), the rest as [`gemm`] runs them. Requires AMX usable by this process
-/// (`Backend::Avx512Amx.available()`) and lengths checked by the dispatcher.
-pub(super) fn gemm_amx(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i8]) {
-    let Some(bounds) = Bounds::new(p.output) else {
-        return super::scalar::gemm(p, input, packed, q, output);
-    };
-    if p.rows == 0 || p.n == 0 {
-        return;
-    }
-    let job = Job::new(p, input, packed, output);
-    // SAFETY: the dispatcher calls this only for `Backend::Avx512Amx`, available only with
-    // AVX-512 F/BW/VL/VNNI, AMX-TILE and AMX-INT8 and the tile state granted to this
-    // process; `gemm::check` verified the lengths, and `job` borrows the slices.
+    // (AVX-512F/BW/VL/VNNI present), with `tiles` only when `Backend::Avx512Amx.available()`
+    // (AMX-TILE and AMX-INT8 too, the tile state granted to this process), and after
+    // `gemm::check` verified every slice length against `p`; `job` borrows the slices for
+    // the duration of the call; `rows_from` gets `done < rows`.
     unsafe {
-        let done = amx::gemm(&job, q, bounds);
+        let done = if tiles { amx::gemm(&job, q, bounds) } else { 0 };
         if done < job.rows {
-            // SAFETY: `done < rows`: row `done` starts inside the input and the output.
-            let rest = Job {
-                input: job.input.add(done * job.input_stride),
-                output: job.output.add(done * job.output_stride),
-                rows: job.rows - done,
-                ..job
-            };
-            gemm_vnni(&rest, q, bounds);
+            gemm_vnni(&job.rows_from(done), q, bounds);
         }
     }
 }
@@ -212,15 +202,8 @@ unsafe fn gemm_vnni(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
         return;
     }
     // The rows the pairs left (one, or all): the same GEMM from row `paired`.
-    // SAFETY: `paired < rows`: row `paired` starts inside the input and the output.
-    let rest = unsafe {
-        Job {
-            input: job.input.add(paired * job.input_stride),
-            output: job.output.add(paired * job.output_stride),
-            rows: job.rows - paired,
-            ..*job
-        }
-    };
+    // SAFETY: `paired < rows`.
+    let rest = unsafe { job.rows_from(paired) };
     // A layer of more than one panel of tiles whose rows fit the buffer: flipped once for
     // the call. (Short reductions have their own loop; one or two rows, a fully connected
     // layer's, flip little.)

@@ -166,4 +166,21 @@ impl Job {
             flipped: false,
         }
     }
+
+    /// The same GEMM from row `r` on (its last `rows - r` rows).
+    ///
+    /// # Safety
+    /// Requires a checked job and `r < rows` (row `r` then starts inside the input and the
+    /// output).
+    unsafe fn rows_from(&self, r: usize) -> Job {
+        // SAFETY: row `r < rows` of a checked job starts inside the input and the output.
+        unsafe {
+            Job {
+                input: self.input.add(r * self.input_stride),
+                output: self.output.add(r * self.output_stride),
+                rows: self.rows - r,
+                ..*self
+            }
+        }
+    }
 }
