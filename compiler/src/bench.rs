@@ -291,6 +291,13 @@ pub fn render(
         );
     }
     let _ = writeln!(out, "{:<12} ceiling: {}", "", ceiling.basis);
+    if results.iter().any(|t| t.backend == "amx") {
+        let _ = writeln!(
+            out,
+            "{:<12} amx's shares are of the vpdpbusd zmm ceiling (its AMX tiles' own peak is several times higher)",
+            ""
+        );
+    }
     if let Some(f) = fp32_ns {
         let _ = writeln!(
             out,
