@@ -47,3 +47,22 @@ fn clocks_under_load_exist_where_peak_rates_do() {
         }
     }
 }
+
+/// The AMX backend is the AVX-512 VNNI one with tiles: never without it, preferred over
+/// it, and (on Linux, where `/proc/cpuinfo` lists the flags) only where the CPU has the
+/// tile instructions.
+#[test]
+fn amx_needs_avx512_vnni_and_the_tile_flags() {
+    if !Backend::Avx512Amx.available() {
+        return;
+    }
+    assert!(Backend::Avx512Vnni.available());
+    assert_eq!(best(), Backend::Avx512Amx);
+    if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
+        let flags: Vec<&str> =
+            info.lines().find(|l| l.starts_with("flags")).map(|l| l.split_whitespace().collect()).unwrap_or_default();
+        for flag in ["amx_tile", "amx_int8"] {
+            assert!(flags.contains(&flag), "AMX reported available, but /proc/cpuinfo lacks {flag}");
+        }
+    }
+}
