@@ -924,10 +924,10 @@ unsafe fn tile<const MR: usize, const NB: usize>((job, r0, nb0, panel, bounds, s
 
 /// Requantizes and stores `mr` rows by blocks `nb0..nb0 + NB` from their accumulators at
 /// `acc` (`acc[i * NB + j]`: row `r0 + i`, block `nb0 + j`; with `BIAS`, the block's
-/// `bias` is added to each first), with the epilogue their
-/// constants allow: tiles whose blocks all allow the fast form get one without the
-/// general form, which would otherwise cost the fast path registers and about a tenth of
-/// its speed, and layers whose clamp is the whole int8 range skip it (see `narrow4`).
+/// `bias` is added to each first), with the epilogue their constants allow: tiles whose
+/// blocks all allow the fast form get one without the general form, which would otherwise
+/// cost the fast path registers and about a tenth of its speed, and layers whose clamp is
+/// the whole int8 range skip it (see `narrow4`).
 /// Requires `mr * NB` vectors at `acc`, `r0 + mr <= rows`, blocks `nb0..nb0 + NB` to exist
 /// and `panel[..NB]` to hold their constants.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
