@@ -8,9 +8,11 @@
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-/// An instruction set the kernels can use.
+/// An instruction set the kernels can use. More may come (as `Avx512Amx` did), so matches
+/// outside this crate need a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum Backend {
     /// Portable Rust: the definition of every kernel.
     Scalar = 1,
