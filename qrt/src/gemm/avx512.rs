@@ -142,7 +142,8 @@ fn run(p: &Gemm, input: &[i8], packed: &[i8], q: &GemmQuant<'_>, output: &mut [i
 /// The epilogue constants of one 16-channel block.
 #[derive(Clone, Copy)]
 struct BlockQuant {
-    /// `bias_u8`, the accumulators' start.
+    /// `bias_u8`, the VNNI accumulators' start; `bias` for the AMX tiles, whose epilogue
+    /// adds it (`block_quant`).
     bias: __m512i,
     /// Multipliers; `vpmuldq` reads the even lanes.
     m_even: __m512i,
@@ -272,7 +273,7 @@ unsafe fn panels(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) {
         }
         let (nb, mr_max) = panel_shape(blocks - nb0, job.rows);
         for (j, b) in panel[..nb].iter_mut().enumerate() {
-            *b = block_quant(q, nb0 + j, j, job.n, bounds);
+            *b = block_quant(q, q.bias_u8, nb0 + j, j, job.n, bounds);
         }
         // Long reductions with more than one tile of rows run in chunks of `K_CHUNK`
         // inputs over blocks of `ROW_BLOCK` tiles, so that the panel's weights for a chunk
@@ -391,7 +392,7 @@ unsafe fn short_group(job: &Job, q: &GemmQuant<'_>, bounds: Bounds, b0: usize, b
     debug_assert!((4..=8).contains(&g) && b1 - b0 <= SHORT_BLOCKS);
     let mut quant = [MaybeUninit::<BlockQuant>::uninit(); SHORT_BLOCKS];
     for (b, slot) in (b0..b1).zip(quant.iter_mut()) {
-        let c = block_quant(q, b, 0, job.n, bounds);
+        let c = block_quant(q, q.bias_u8, b, 0, job.n, bounds);
         if !c.fold {
             return false;
         }
@@ -631,8 +632,8 @@ unsafe fn pair_gemm(job: &Job, q: &GemmQuant<'_>, bounds: Bounds) -> usize {
     {
         return 0;
     }
-    let b0 = block_quant(q, 0, 0, job.n, bounds);
-    let b1 = block_quant(q, 1, 0, job.n, bounds);
+    let b0 = block_quant(q, q.bias_u8, 0, 0, job.n, bounds);
+    let b1 = block_quant(q, q.bias_u8, 1, 0, job.n, bounds);
     if !(b0.fold && b1.fold) {
         return 0;
     }
@@ -796,11 +797,13 @@ fn panel_shape(blocks_left: usize, rows: usize) -> (usize, usize) {
 }
 
 /// Loads the constants of block `block` (channels `16 * block..min(16 * block + 16, n)`),
-/// the `in_panel`-th block of its panel. Every GEMM call builds these for each of its
+/// the `in_panel`-th block of its panel, with `bias` (`n` long) as the block's `bias`:
+/// `q.bias_u8` where the accumulators start from it (the VNNI kernels, which feed
+/// `x + 128`), `q.bias` for the AMX tiles. Every GEMM call builds these for each of its
 /// blocks, so they are built with vector operations: with the 16 lanes first copied one by
 /// one, the call's set-up was 9% of a 25x160x960 call, now 5%.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn block_quant(q: &GemmQuant<'_>, block: usize, in_panel: usize, n: usize, bounds: Bounds) -> BlockQuant {
+fn block_quant(q: &GemmQuant<'_>, bias: &[i32], block: usize, in_panel: usize, n: usize, bounds: Bounds) -> BlockQuant {
     let c0 = block * NR;
     let valid = (n - c0).min(NR);
     let lanes = ((1u32 << valid) - 1) as __mmask16;
@@ -833,7 +836,7 @@ fn block_quant(q: &GemmQuant<'_>, block: usize, in_panel: usize, n: usize, bound
     let r_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(s_even, one));
     let r_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(s_odd, one));
     BlockQuant {
-        bias: load(q.bias_u8, 0),
+        bias: load(bias, 0),
         m_even,
         m_odd,
         round,
@@ -929,7 +932,8 @@ unsafe fn tile<const MR: usize, const NB: usize>((job, r0, nb0, panel, bounds, s
 /// cost the fast path registers and about a tenth of its speed, and layers whose clamp is
 /// the whole int8 range skip it (see `narrow4`).
 /// Requires `mr * NB` vectors at `acc`, `r0 + mr <= rows`, blocks `nb0..nb0 + NB` to exist
-/// and `panel[..NB]` to hold their constants.
+/// and `panel[..NB]` to hold their constants (`panel[j]` built as the `j`-th block of its
+/// panel).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn requantize<const NB: usize, const BIAS: bool>(
     acc: *const __m512i,
@@ -937,7 +941,7 @@ unsafe fn requantize<const NB: usize, const BIAS: bool>(
     job: &Job,
     r0: usize,
     nb0: usize,
-    panel: &[BlockQuant; NB_MAX],
+    panel: &[BlockQuant],
     bounds: Bounds,
 ) {
     let clamp = bounds.clamps();
@@ -1138,8 +1142,8 @@ pub(super) unsafe fn tail(p: *const i8, len: usize) -> i32 {
 }
 
 /// Requantizes and stores an `mr x NB` tile (`acc[i * NB + j]`: row `r0 + i`, block
-/// `nb0 + j`; with `BIAS`, plus the block's `bias`). Requires `r0 + mr <= job.rows` and
-/// `nb0 + NB <= ceil(n / 16)`.
+/// `nb0 + j`; with `BIAS`, plus the block's `bias`). Requires `r0 + mr <= job.rows`,
+/// `nb0 + NB <= ceil(n / 16)` and `panel[..NB]` those blocks' constants.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline(never)]
 unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool, const CLAMP: bool, const BIAS: bool>(
@@ -1148,9 +1152,10 @@ unsafe fn finish<const NB: usize, const FAST: bool, const FOLD: bool, const CLAM
     job: &Job,
     r0: usize,
     nb0: usize,
-    panel: &[BlockQuant; NB_MAX],
+    panel: &[BlockQuant],
     bounds: Bounds,
 ) {
+    let panel = &panel[..NB];
     let zp = _mm512_set1_epi32(bounds.zero_point);
     let (lo, hi) = (_mm512_set1_epi64(bounds.lo as i64), _mm512_set1_epi64(bounds.hi as i64));
     let (min, max) = (_mm512_set1_epi8(bounds.min), _mm512_set1_epi8(bounds.max));
