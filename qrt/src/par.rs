@@ -98,7 +98,7 @@ impl<'a> Par<'a> {
         output: &mut [i8],
         band: &(dyn Fn(usize, usize, &mut [i8]) + Sync),
     ) {
-        self.bands_with_scratch(rows, row_bytes, work, MAX_PARTS, output, &mut [], &|r0, n, out, _| band(r0, n, out));
+        self.bands_with_scratch(rows, row_bytes, work, 0, output, &mut [], &|r0, n, out, _| band(r0, n, out));
     }
 
     /// Splits an elementwise layer over ranges of whole [`ELEMENT_CHUNK`]s of `output`
@@ -111,14 +111,16 @@ impl<'a> Par<'a> {
         });
     }
 
-    /// [`Par::bands`] with at most `max_parts` bands, each also given its own equal share
-    /// of `scratch`: `band(first_row, rows_in_band, output_of_band, scratch_of_band)`.
+    /// [`Par::bands`] with each band also given its own equal share of `scratch`, at least
+    /// `min_share` bytes (so at most `scratch.len() / min_share` bands): `band(first_row,
+    /// rows_in_band, output_of_band, scratch_of_band)`. The shares start on cache lines
+    /// where they can keep `min_share`.
     fn bands_with_scratch(
         &self,
         rows: usize,
         row_bytes: usize,
         work: usize,
-        max_parts: usize,
+        min_share: usize,
         output: &mut [i8],
         scratch: &mut [i8],
         band: &BandWithScratch<'_>,
@@ -128,7 +130,7 @@ impl<'a> Par<'a> {
             rows,
             (row_bytes, 0),
             work,
-            max_parts,
+            min_share,
             (output, no_second),
             scratch,
             &|r0, n, out, _, s| band(r0, n, out, s),
@@ -143,13 +145,14 @@ impl<'a> Par<'a> {
         rows: usize,
         row_bytes: (usize, usize),
         work: usize,
-        max_parts: usize,
+        min_share: usize,
         (output, second): (&mut [i8], &mut [i8]),
         scratch: &mut [i8],
         band: &BandWithTwo<'_>,
     ) {
         #[cfg(not(feature = "std"))]
         let _ = row_bytes;
+        let max_parts = scratch.len().checked_div(min_share).unwrap_or(MAX_PARTS).max(1);
         let parts = if work < self.min_work() { 1 } else { self.threads().min(rows).min(max_parts).min(MAX_PARTS) };
         if parts <= 1 {
             band(0, rows, output, second, scratch);
@@ -163,7 +166,12 @@ impl<'a> Par<'a> {
             let mut slots: [Slot<'_>; MAX_PARTS] = Default::default();
             let split = pool.split(rows, parts);
             let parts = split.parts();
+            // Whole cache lines per share where that leaves each its least.
             let share = scratch.len() / parts;
+            let share = match share / crate::arena::ALIGN * crate::arena::ALIGN {
+                lines if lines >= min_share => lines,
+                _ => share,
+            };
             let mut rest = [output, second, scratch];
             for (i, slot) in slots.iter_mut().enumerate().take(parts) {
                 // The last band takes the outputs' remaining bytes (a last row may be
@@ -382,10 +390,9 @@ pub fn expand_depthwise(
     let d = &p.dw;
     let row_bytes = d.out_w * d.channels;
     let work = p.gemm.rows * p.gemm.k * p.gemm.n + d.out_h * row_bytes * d.kernel_h * d.kernel_w;
-    let max_parts = (scratch.len() / p.min_scratch()).max(1);
     crate::fused::check(p, input, scratch, output);
     let layers = crate::fused::Layers { p, input, gemm_packed, gemm_q, dw_packed, dw_q };
-    par.bands_with_scratch(d.out_h, row_bytes, work, max_parts, output, scratch, &|oy0, rows, out, scratch| {
+    par.bands_with_scratch(d.out_h, row_bytes, work, p.min_scratch(), output, scratch, &|oy0, rows, out, scratch| {
         layers.rows(oy0, oy0 + rows, scratch, out)
     });
 }
@@ -409,9 +416,8 @@ pub fn depthwise_project(
     let (d, g) = (&p.dw, &p.gemm);
     crate::fused_project::check(p, input, residual, scratch, output);
     let work = d.out_h * d.out_w * d.channels * d.kernel_h * d.kernel_w + g.rows * g.k * g.n;
-    let max_parts = (scratch.len() / p.min_scratch()).max(1);
     let layers = crate::fused_project::Layers { p, input, dw_packed, dw_q, gemm_packed, gemm_q, residual };
-    par.bands_with_scratch(g.rows, g.n, work, max_parts, output, scratch, &|p0, pixels, out, scratch| {
+    par.bands_with_scratch(g.rows, g.n, work, p.min_scratch(), output, scratch, &|p0, pixels, out, scratch| {
         layers.pixels(p0, p0 + pixels, scratch, out)
     });
 }
@@ -443,14 +449,13 @@ pub fn depthwise_project_then_gemm(
     );
     let work =
         d.out_h * d.out_w * d.channels * d.kernel_h * d.kernel_w + g.rows * g.k * g.n + next.rows * next.k * next.n;
-    let max_parts = (scratch.len() / p.min_scratch()).max(1);
     let layers = crate::fused_project::Layers { p, input, dw_packed, dw_q, gemm_packed, gemm_q, residual };
     let rows = (g.n, next.output_stride);
     par.bands_with_two(
         g.rows,
         rows,
         work,
-        max_parts,
+        p.min_scratch(),
         (output, next_output),
         scratch,
         &|p0, pixels, out, next_out, scratch| {
@@ -473,12 +478,11 @@ pub fn im2col_gemm(
 ) {
     crate::im2col::check(p, input, scratch, output);
     let g = &p.gemm;
-    let max_parts = (scratch.len() / p.min_scratch()).max(1);
     par.bands_with_scratch(
         g.rows,
         g.output_stride,
         g.rows * g.k * g.n,
-        max_parts,
+        p.min_scratch(),
         output,
         scratch,
         &|r0, rows, out, scratch| crate::im2col::pixels(p, input, packed, q, r0, r0 + rows, scratch, out),

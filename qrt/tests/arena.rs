@@ -72,3 +72,29 @@ fn a_byte_buffer_is_the_same_memory_as_i8() {
     assert_eq!(bytes, [0, 254, 127, 128, 200, 5]);
     assert!(qrt::arena::bytes_as_i8(&mut []).is_empty());
 }
+
+/// The window a model runs on starts on a cache line whenever the arena has room for that,
+/// at the arena's start otherwise, and does not exist in an arena that is too short.
+#[test]
+fn window_starts_on_a_line_where_there_is_room() {
+    use qrt::arena::{window, ALIGN};
+    let mut backing = vec![0i8; 4 * ALIGN];
+    let base = backing.as_ptr() as usize;
+    // Every start offset within a line, with exactly the room to align and with less.
+    for off in 0..ALIGN {
+        let line_up = (ALIGN - (base + off) % ALIGN) % ALIGN;
+        let len = ALIGN + 5;
+        let arena = &mut backing[off..off + len + line_up];
+        let at = arena.as_ptr() as usize;
+        let w = window(arena, len).expect("room enough");
+        assert_eq!((w.len(), w.as_ptr() as usize), (len, at + line_up), "offset {off}: aligned window");
+        assert_eq!(w.as_ptr() as usize % ALIGN, 0, "offset {off}");
+        if line_up > 0 {
+            let arena = &mut backing[off..off + len + line_up - 1];
+            let w = window(arena, len).expect("long enough");
+            assert_eq!(w.as_ptr() as usize, base + off, "offset {off}: no room to align, so the start");
+        }
+        assert!(window(&mut backing[off..off + len - 1], len).is_none(), "offset {off}: too short");
+    }
+    assert_eq!(window(&mut [], 0).map(|w| w.len()), Some(0));
+}

@@ -36,6 +36,9 @@ fn check_plan(name: &str, bytes: Vec<u8>, shape: &[usize]) -> (usize, usize) {
     for &a in &roots {
         let ta = &p.tensors[a];
         assert_eq!(ta.offset % ALIGN, 0, "{name}: '{}' is misaligned", ta.name);
+        if ta.len() >= plan::LINE_ALIGN_MIN_BYTES {
+            assert_eq!(ta.offset % qrt::arena::ALIGN, 0, "{name}: '{}' is not on a cache line", ta.name);
+        }
         assert!(ta.offset + ta.len() <= p.arena_bytes, "{name}: '{}' runs past the arena", ta.name);
         for &b in &roots {
             let tb = &p.tensors[b];

@@ -104,7 +104,7 @@ pub fn model_items(p: &Program, paths: &Paths) -> TokenStream {
                 return Err(Error::OutputLength { expected: OUTPUT_LEN, actual: output });
             }
             let actual = arena.len();
-            arena.get_mut(..ARENA_BYTES).ok_or(Error::ArenaTooSmall { expected: ARENA_BYTES, actual })
+            qrt::arena::window(arena, ARENA_BYTES).ok_or(Error::ArenaTooSmall { expected: ARENA_BYTES, actual })
         }
 
         /// Runs on a float32 input using a caller-supplied arena of at least `ARENA_BYTES`,
@@ -263,13 +263,13 @@ fn std_items() -> Vec<(TokenStream, TokenStream)> {
                     /// Allocates the arena (the only allocation; runs allocate nothing). Runs on the
                     /// calling thread.
                     pub fn new() -> Self {
-                        Model { arena: std::vec![0; ARENA_BYTES], pool: None }
+                        Model { arena: std::vec![0; ARENA_BYTES + qrt::arena::ALIGN - 1], pool: None }
                     }
 
                     /// Like [`Model::new`], but splits the heavy layers over `threads` threads in
                     /// all (the caller included). The output bytes are the same as with one thread.
                     pub fn with_threads(threads: usize) -> Self {
-                        Model { arena: std::vec![0; ARENA_BYTES], pool: (threads > 1).then(|| qrt::threads::Pool::new(threads)) }
+                        Model { arena: std::vec![0; ARENA_BYTES + qrt::arena::ALIGN - 1], pool: (threads > 1).then(|| qrt::threads::Pool::new(threads)) }
                     }
 
                     /// Threads a run uses.

@@ -6,8 +6,9 @@
 //! output after the last step. A tensor lives from the tick that first writes it to the
 //! last tick that reads it (or any alias of it); two tensors alive at the same tick never
 //! share bytes, so no kernel ever reads and writes the same bytes. Placement is greedy:
-//! largest tensor first, each at the lowest 16-byte aligned offset that is free for its
-//! whole lifetime (several orders are tried, the smallest arena kept).
+//! largest tensor first, each at the lowest aligned offset ([`align_for`]: 16 bytes, a
+//! cache line from 1 KiB) that is free for its whole lifetime (several orders are tried,
+//! the smallest arena kept).
 //!
 //! That is [`plan`]'s placement, the least RAM. The default program ([`plan_for_threads`])
 //! may trade up to [`THREAD_GROWTH_PERCENT`]% more arena for fewer [`handovers`]: a step
@@ -19,8 +20,22 @@
 
 use super::program::Program;
 
-/// Alignment of every tensor's offset (good for SIMD loads).
+/// Alignment of every tensor's offset (good for SIMD loads), and of the arena's size.
 pub const ALIGN: usize = 16;
+
+/// Tensors of at least this many bytes start on a cache line ([`qrt::arena::ALIGN`]), so
+/// that the kernels' 64-byte loads of their rows start on line boundaries where the rows
+/// do; smaller ones (a microcontroller model's) keep [`ALIGN`], which wastes less RAM.
+pub const LINE_ALIGN_MIN_BYTES: usize = 1024;
+
+/// The alignment of a tensor of `len` bytes.
+pub fn align_for(len: usize) -> usize {
+    if len >= LINE_ALIGN_MIN_BYTES {
+        qrt::arena::ALIGN
+    } else {
+        ALIGN
+    }
+}
 
 /// Lifetime of each root tensor as `(first tick, last tick)`; `None` when unused.
 pub fn lifetimes(p: &Program) -> Vec<Option<(usize, usize)>> {
@@ -151,12 +166,13 @@ fn place(p: &Program, life: &[Option<(usize, usize)>], order: &[usize]) -> (Vec<
         let size = p.tensors[t].len();
         let span = life[t].unwrap_or_default();
         let busy = busy_during(&placed, span);
+        let align = align_for(size);
         let mut offset = 0;
         for (start, end) in busy {
             if offset + size <= start {
                 break;
             }
-            offset = offset.max(end.next_multiple_of(ALIGN));
+            offset = offset.max(end.next_multiple_of(align));
         }
         offset_of[t] = offset;
         arena = arena.max(offset + size);
@@ -316,14 +332,15 @@ fn place_owned_after(
         let free = |o: usize| o + size <= limit && busy.iter().all(|&(a, b)| o + size <= a || b <= o);
         // Candidates: the start and the end of every gap, and every offset that puts the
         // tensor's halfway point where the owners of the lines change.
-        let mut candidates = vec![0, limit.saturating_sub(size) / ALIGN * ALIGN];
+        let align = align_for(size);
+        let mut candidates = vec![0, limit.saturating_sub(size) / align * align];
         for &(a, b) in &busy {
-            candidates.push(b.next_multiple_of(ALIGN));
-            candidates.push(a.saturating_sub(size) / ALIGN * ALIGN);
+            candidates.push(b.next_multiple_of(align));
+            candidates.push(a.saturating_sub(size) / align * align);
         }
         for line in 1..owner.len() {
             if owner[line] != owner[line - 1] {
-                candidates.push((line * LINE).saturating_sub(size / 2) / ALIGN * ALIGN);
+                candidates.push((line * LINE).saturating_sub(size / 2) / align * align);
             }
         }
         let parts = thread_parts(p, t, split[t]);

@@ -62,7 +62,7 @@ impl Model {
     /// calling thread.
     pub fn new() -> Self {
         Model {
-            arena: std::vec![0; ARENA_BYTES],
+            arena: std::vec![0; ARENA_BYTES + qrt::arena::ALIGN - 1],
             pool: None,
         }
     }
@@ -70,7 +70,7 @@ impl Model {
     /// all (the caller included). The output bytes are the same as with one thread.
     pub fn with_threads(threads: usize) -> Self {
         Model {
-            arena: std::vec![0; ARENA_BYTES],
+            arena: std::vec![0; ARENA_BYTES + qrt::arena::ALIGN - 1],
             pool: (threads > 1).then(|| qrt::threads::Pool::new(threads)),
         }
     }
@@ -134,8 +134,7 @@ fn check(arena: &mut [i8], input: usize, output: usize) -> Result<&mut [i8], Err
         });
     }
     let actual = arena.len();
-    arena
-        .get_mut(..ARENA_BYTES)
+    qrt::arena::window(arena, ARENA_BYTES)
         .ok_or(Error::ArenaTooSmall {
             expected: ARENA_BYTES,
             actual,
