@@ -208,6 +208,24 @@ fn int8_and_float_entry_points_agree() {
     assert!(held.run(&[0.0; 1], &mut out2).is_err());
 }
 
+/// The arena's start does not change the bytes: arenas at every offset within a line, of
+/// exactly `ARENA_BYTES` (run where they start, mostly off a line) and with the 63 bytes
+/// that let the model start on a line.
+#[test]
+fn every_arena_start_gives_the_same_bytes() {
+    let input: Vec<f32> = (0..INPUT_LEN).map(|i| ((i * 11) % 29) as f32 / 28.0 - 0.3).collect();
+    let mut want = [0f32; OUTPUT_LEN];
+    Model::new().run(&input, &mut want).unwrap();
+    let mut backing = vec![0x5au8; ARENA_BYTES + 2 * 64];
+    for off in 0..64 {
+        for len in [ARENA_BYTES, ARENA_BYTES + 63] {
+            let mut got = [0f32; OUTPUT_LEN];
+            run_with_byte_arena(&mut backing[off..off + len], &input, &mut got).unwrap();
+            assert_eq!(want.map(f32::to_bits), got.map(f32::to_bits), "arena at offset {off}, {len} bytes");
+        }
+    }
+}
+
 #[test]
 fn an_arena_model_refuses_a_short_arena() {
     let mut short = [0i8; 1];
