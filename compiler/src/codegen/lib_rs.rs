@@ -263,7 +263,7 @@ fn std_items() -> Vec<(TokenStream, TokenStream)> {
                     /// Allocates the arena (the only allocation; runs allocate nothing). Runs on the
                     /// calling thread.
                     pub fn new() -> Self {
-                        Model { arena: std::vec![0; ARENA_BYTES + qrt::arena::ALIGN - 1], pool: None }
+                        Self::with_threads(1)
                     }
 
                     /// Like [`Model::new`], but splits the heavy layers over `threads` threads in

@@ -61,10 +61,7 @@ impl Model {
     /// Allocates the arena (the only allocation; runs allocate nothing). Runs on the
     /// calling thread.
     pub fn new() -> Self {
-        Model {
-            arena: std::vec![0; ARENA_BYTES + qrt::arena::ALIGN - 1],
-            pool: None,
-        }
+        Self::with_threads(1)
     }
     /// Like [`Model::new`], but splits the heavy layers over `threads` threads in
     /// all (the caller included). The output bytes are the same as with one thread.
