@@ -110,15 +110,59 @@ pub fn force(b: Backend) -> bool {
     true
 }
 
-/// The fastest available backend, unless `QRT_BACKEND` names another available one.
+/// The fastest available backend, unless `QRT_BACKEND` names another available one. A
+/// value that names no backend, or one this CPU cannot run, is reported on stderr (once:
+/// the choice is cached) rather than ignored without a word.
 fn choose() -> Backend {
     #[cfg(feature = "std")]
-    if let Some(b) = std::env::var("QRT_BACKEND").ok().and_then(|v| Backend::from_name(v.trim())) {
-        if b.available() {
-            return b;
+    if let Ok(value) = std::env::var("QRT_BACKEND") {
+        match from_override(&value) {
+            Ok(Some(b)) => return b,
+            Ok(None) => {}
+            Err(why) => std::eprintln!("qrt: {why}"),
         }
     }
     best()
+}
+
+/// What a `QRT_BACKEND` value asks for: `Ok(None)` when it is empty (no override), an
+/// error naming the value and the backend used instead when it cannot be honoured.
+pub fn from_override(value: &str) -> Result<Option<Backend>, OverrideError<'_>> {
+    let name = value.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    match Backend::from_name(name) {
+        Some(b) if b.available() => Ok(Some(b)),
+        found => Err(OverrideError { value: name, known: found.is_some(), instead: best() }),
+    }
+}
+
+/// A `QRT_BACKEND` value that cannot be honoured ([`from_override`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverrideError<'a> {
+    /// The value, trimmed.
+    pub value: &'a str,
+    /// Whether it names a backend (one this CPU cannot run) or nothing known.
+    pub known: bool,
+    /// The backend used instead: [`best`].
+    pub instead: Backend,
+}
+
+impl core::fmt::Display for OverrideError<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "QRT_BACKEND={}: ", self.value)?;
+        if self.known {
+            write!(f, "this CPU cannot run it")?;
+        } else {
+            write!(f, "not a backend (one of")?;
+            for b in Backend::ALL {
+                write!(f, " {}", b.name())?;
+            }
+            write!(f, ")")?;
+        }
+        write!(f, "; using {}", self.instead.name())
+    }
 }
 
 /// The fastest backend this CPU runs.

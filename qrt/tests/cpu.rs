@@ -1,7 +1,7 @@
 //! Backend selection: names round-trip, scalar is always available, forcing works and is
 //! refused for a backend the CPU lacks.
 
-use qrt::cpu::{backend, best, force, Backend};
+use qrt::cpu::{backend, best, force, from_override, Backend};
 
 #[test]
 fn names_round_trip_and_forcing_follows_availability() {
@@ -19,6 +19,37 @@ fn names_round_trip_and_forcing_follows_availability() {
     }
     assert!(force(Backend::Scalar));
     assert_eq!(backend(), Backend::Scalar);
+}
+
+/// `QRT_BACKEND`: an available name is taken, an empty value is no override, and a name
+/// the CPU cannot run or an unknown one is an error that says which backend runs instead.
+#[test]
+fn overrides_are_taken_or_refused_with_a_reason() {
+    assert_eq!(from_override(""), Ok(None));
+    assert_eq!(from_override("  "), Ok(None));
+    assert_eq!(from_override(" scalar\n"), Ok(Some(Backend::Scalar)));
+    for b in Backend::ALL {
+        let got = from_override(b.name());
+        if b.available() {
+            assert_eq!(got, Ok(Some(b)));
+        } else {
+            let e = got.expect_err(b.name());
+            assert!(e.known && e.instead == best(), "{e:?}");
+            assert_eq!(
+                e.to_string(),
+                format!("QRT_BACKEND={}: this CPU cannot run it; using {}", b.name(), best().name())
+            );
+        }
+    }
+    let e = from_override("AVX512").expect_err("not a name: names are lower case");
+    assert!(!e.known);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "QRT_BACKEND=AVX512: not a backend (one of scalar avx2 avxvnni avx512vnni amx neon dotprod); using {}",
+            best().name()
+        )
+    );
 }
 
 #[test]

@@ -76,6 +76,13 @@ fn build_and_run(dir: &Path, input: &Path, output: &Path) -> Vec<f32> {
             outputs.push(out);
         }
     }
+    // A value that names no backend is said on stderr, and the best one runs.
+    let run = Command::new(&exe).arg(input).arg(output).env("QRT_BACKEND", "vnni").output().expect("run example");
+    let said = String::from_utf8_lossy(&run.stderr);
+    let best = qrt::cpu::best().name();
+    assert!(run.status.success(), "run_npy failed with QRT_BACKEND=vnni: {said}");
+    assert!(said.contains("qrt: QRT_BACKEND=vnni: not a backend (one of scalar "), "no warning: {said}");
+    assert!(said.contains(&format!(" on {best}, median")), "run_npy did not run {best}: {said}");
     outputs.swap_remove(0)
 }
 
