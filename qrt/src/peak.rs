@@ -7,9 +7,6 @@
 //!
 //! Not used by models. A benchmark helper, `std` only.
 
-// The AVX-512 intrinsics are stable since Rust 1.89 (see `gemm::avx512`).
-#![allow(clippy::incompatible_msrv)]
-
 use std::time::Instant;
 
 use crate::cpu::Backend;

@@ -32,6 +32,10 @@ const BENCH_TEMPLATE: &str = include_str!("../../../codegen-templates/bench.rs")
 
 /// The compiler's version, written into every banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The oldest Rust that builds qforge and qrt (the workspace's `rust-version`), declared by
+/// the emitted crate and its vendored qrt so that an older toolchain says so by name
+/// (qrt's AVX-512 intrinsics are stable from 1.89).
+pub const RUST_VERSION: &str = env!("CARGO_PKG_RUST_VERSION");
 
 /// Where the model came from, for banners and the model card.
 #[derive(Clone, Debug)]
@@ -170,6 +174,7 @@ fn template_values(p: &Program, meta: &Provenance) -> Vec<(&'static str, String)
         ("calibration", meta.calibration.clone()),
         ("command", meta.command.clone()),
         ("qforge_version", VERSION.to_string()),
+        ("rust_version", RUST_VERSION.to_string()),
         ("input_name", t_in.name.clone()),
         ("input_shape", format!("{:?}", t_in.shape)),
         ("input_dims", t_in.shape[1..].iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),

@@ -58,10 +58,6 @@
 //! (`finish_fast_folded`), one add fewer per 16 outputs: the epilogue, not the products,
 //! bounds the expansions with K of 16 to 32, and this made them 3.5% to 7.7% faster.
 
-// The AVX-512 intrinsics are stable since Rust 1.89, so this module needs 1.89 although the
-// workspace still declares `rust-version = "1.85"`; that declaration should be raised.
-#![allow(clippy::incompatible_msrv)]
-
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
