@@ -15,8 +15,8 @@ pub fn bytes_as_i8(bytes: &mut [u8]) -> &mut [i8] {
     unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<i8>(), len) }
 }
 
-/// The alignment that the compiler gives every tensor's offset in the arena, and that an
-/// arena's start should have: a cache line. A 64-byte load (an AVX-512 vector, a row of an
+/// A cache line: the alignment the compiler gives the offset of every tensor of 1 KiB or
+/// more in the arena (smaller ones get 16 bytes), and that an arena's start should have. A 64-byte load (an AVX-512 vector, a row of an
 /// AMX tile) that starts on a line reads one line, not two; on the Intel host of
 /// `bench/README.md` a 49x960x160 GEMM took 7.6 us with its input and weights on line
 /// boundaries and 16.4 us with both 16 bytes off.

@@ -333,14 +333,16 @@ fn place_owned_after(
         // Candidates: the start and the end of every gap, and every offset that puts the
         // tensor's halfway point where the owners of the lines change.
         let align = align_for(size);
-        let mut candidates = vec![0, limit.saturating_sub(size) / align * align];
+        // The aligned offset at or below `o`.
+        let down = |o: usize| o / align * align;
+        let mut candidates = vec![0, down(limit.saturating_sub(size))];
         for &(a, b) in &busy {
             candidates.push(b.next_multiple_of(align));
-            candidates.push(a.saturating_sub(size) / align * align);
+            candidates.push(down(a.saturating_sub(size)));
         }
         for line in 1..owner.len() {
             if owner[line] != owner[line - 1] {
-                candidates.push((line * LINE).saturating_sub(size / 2) / align * align);
+                candidates.push(down((line * LINE).saturating_sub(size / 2)));
             }
         }
         let parts = thread_parts(p, t, split[t]);
